@@ -1,0 +1,171 @@
+//! `mobilenetc`: the compiler's command line.
+//!
+//! ```text
+//! mobilenetc spec v2 --alpha 1.0 --resolution 224x224 --classes 1000 > v2.yaml
+//! mobilenetc summary v2.yaml [--json]
+//! mobilenetc ir v2.yaml
+//! mobilenetc run v2.yaml --weights w.safetensors --input in.npy --output out.npy
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use mobilenet_compiler::ir::Graph;
+use mobilenet_compiler::spec::{ClassifierActivation, Family, Spec, StandardOptions, standard_spec};
+use mobilenet_compiler::summary::Summary;
+use mobilenet_compiler::weights::Weights;
+use mobilenet_compiler::{interp, lower, npy};
+use ndarray::{ArrayD, IxDyn};
+
+#[derive(Parser)]
+#[command(name = "mobilenetc", version, about = "Ahead-of-time compiler for MobileNet v1/v2/v3")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the spec of a standard keras.applications variant.
+    Spec {
+        /// v1, v2, v3-large or v3-small.
+        #[arg(value_parser = parse_family)]
+        family: Family,
+        /// Width multiplier.
+        #[arg(long, default_value_t = 1.0)]
+        alpha: f64,
+        /// Input resolution, `HxW` or `S` for square.
+        #[arg(long, default_value = "224x224", value_parser = parse_resolution)]
+        resolution: (u32, u32),
+        /// Number of classes.
+        #[arg(long, default_value_t = 1000)]
+        classes: u32,
+        /// v3 only: no squeeze-excite, no hard-swish, 3x3 kernels.
+        #[arg(long)]
+        minimalistic: bool,
+        /// v3 only: include Keras' Rescaling layer (inputs in [0, 255]).
+        #[arg(long)]
+        include_preprocessing: bool,
+        /// Activation of the classifier: `linear` gives logits (Keras `classifier_activation=None`).
+        #[arg(long, value_enum, default_value_t = Activation::Linear)]
+        classifier_activation: Activation,
+    },
+    /// Print a per-layer table of output shapes, parameters and MACs.
+    Summary {
+        spec: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the IR of a spec.
+    Ir { spec: PathBuf },
+    /// Run the reference interpreter on a batch of images.
+    Run {
+        spec: PathBuf,
+        /// safetensors file with Keras-named weights.
+        #[arg(long)]
+        weights: PathBuf,
+        /// `.npy` input, `[N, H, W, C]` (or one image `[H, W, C]`), float32 or float64.
+        #[arg(long)]
+        input: PathBuf,
+        /// `.npy` output, `[N, classes]` for a classifier.
+        #[arg(long)]
+        output: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Activation {
+    Linear,
+    Softmax,
+}
+
+fn parse_family(s: &str) -> Result<Family, String> {
+    match s {
+        "v1" => Ok(Family::V1),
+        "v2" => Ok(Family::V2),
+        "v3-large" | "v3large" => Ok(Family::V3Large),
+        "v3-small" | "v3small" => Ok(Family::V3Small),
+        _ => Err(format!("unknown family `{s}`; expected one of v1, v2, v3-large, v3-small")),
+    }
+}
+
+fn parse_resolution(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("invalid resolution `{s}`; expected HxW (e.g. 224x224) or a single size");
+    match s.split_once(['x', 'X']) {
+        Some((h, w)) => Ok((h.trim().parse().map_err(|_| bad())?, w.trim().parse().map_err(|_| bad())?)),
+        None => {
+            let v = s.trim().parse().map_err(|_| bad())?;
+            Ok((v, v))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_graph(path: &Path) -> Result<Graph, String> {
+    let spec = Spec::from_file(path).map_err(|e| e.to_string())?;
+    lower(&spec).map_err(|e| e.to_string())
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Spec {
+            family,
+            alpha,
+            resolution,
+            classes,
+            minimalistic,
+            include_preprocessing,
+            classifier_activation,
+        } => {
+            let options = StandardOptions {
+                family,
+                alpha,
+                height: resolution.0,
+                width: resolution.1,
+                classes,
+                minimalistic,
+                include_preprocessing,
+                classifier_activation: match classifier_activation {
+                    Activation::Linear => ClassifierActivation::Linear,
+                    Activation::Softmax => ClassifierActivation::Softmax,
+                },
+            };
+            options.validate()?;
+            print!("{}", standard_spec(&options));
+        }
+        Command::Summary { spec, json } => {
+            let summary = Summary::of(&load_graph(&spec)?);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?);
+            } else {
+                print!("{}", summary.table());
+            }
+        }
+        Command::Ir { spec } => print!("{}", load_graph(&spec)?),
+        Command::Run { spec, weights, input, output } => {
+            let graph = load_graph(&spec)?;
+            let weights = Weights::load(&weights, &graph).map_err(|e| e.to_string())?;
+            let x = npy::read(&input).map_err(|e| e.to_string())?;
+            let mut shape = x.shape.clone();
+            if shape.len() == graph.input_shape().dims().len() {
+                shape.insert(0, 1);
+            }
+            let x = ArrayD::from_shape_vec(IxDyn(&shape), x.data).map_err(|e| e.to_string())?;
+            let y = interp::run(&graph, &weights, x.view()).map_err(|e| format!("{}: {e}", input.display()))?;
+            let y = npy::Array { shape: y.shape().to_vec(), data: y.iter().copied().collect() };
+            npy::write(&output, &y).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}

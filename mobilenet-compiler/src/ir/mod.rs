@@ -1,0 +1,413 @@
+//! The layer-level IR: one node per Keras layer (or raw Keras op), every
+//! shape static.
+//!
+//! Lowering produces the *unoptimized* graph, which mirrors the Keras model
+//! node for node (names included, so a node's value can be compared with the
+//! Keras intermediate of the same name). Passes rewrite it in place of
+//! several nodes: a conv then absorbs its BatchNorm, activation, padding and
+//! residual add in its [`Conv`] fields, and takes the name of the last node
+//! it absorbed, whose value it now computes.
+//!
+//! Tensors are per image, channels last: `[h, w, c]` maps or `[n]` vectors.
+//! Padding is explicit per side and BatchNorm epsilon per layer, because
+//! frameworks disagree on both (Keras pads `same` stride-2 convs
+//! asymmetrically; PyTorch symmetrically).
+
+mod builder;
+mod shape;
+mod text;
+
+use std::fmt;
+
+pub use builder::{BuildError, GraphBuilder};
+pub use shape::Shape;
+
+/// Index of a node in [`Graph::nodes`]. Node 0 is the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A network: nodes in execution (topological) order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Graph {
+    /// Model name, informational.
+    pub name: String,
+    nodes: Vec<Node>,
+    output: NodeId,
+}
+
+impl Graph {
+    /// A graph from nodes already in topological order with inferred shapes
+    /// (see [`GraphBuilder`], which checks both).
+    fn from_parts(name: String, nodes: Vec<Node>, output: NodeId) -> Graph {
+        Graph { name, nodes, output }
+    }
+
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.index()]
+    }
+
+    pub fn input(&self) -> NodeId {
+        NodeId(0)
+    }
+
+    pub fn output(&self) -> NodeId {
+        self.output
+    }
+
+    pub fn input_shape(&self) -> Shape {
+        self.node(self.input()).shape
+    }
+
+    pub fn output_shape(&self) -> Shape {
+        self.node(self.output).shape
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        (0..self.nodes.len() as u32).map(NodeId)
+    }
+
+    pub fn find(&self, name: &str) -> Option<NodeId> {
+        self.nodes.iter().position(|n| n.name == name).map(|i| NodeId(i as u32))
+    }
+
+    /// For each node, how many nodes read its value (the output counts as a reader).
+    pub fn use_counts(&self) -> Vec<usize> {
+        let mut uses = vec![0; self.nodes.len()];
+        for n in &self.nodes {
+            for i in &n.inputs {
+                uses[i.index()] += 1;
+            }
+        }
+        uses[self.output.index()] += 1;
+        uses
+    }
+
+    /// Every weight tensor the graph reads, in node order.
+    pub fn params(&self) -> Vec<Param> {
+        let mut out = Vec::new();
+        for n in &self.nodes {
+            n.op.params_into(&mut out);
+        }
+        out
+    }
+}
+
+/// One operation and the value it produces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// Unique; the Keras layer (or op) name whose output this node computes.
+    pub name: String,
+    pub op: Op,
+    pub inputs: Vec<NodeId>,
+    pub shape: Shape,
+}
+
+/// Operations. Weighted ops name the Keras layer their weights belong to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    Input,
+    /// `x * scale + offset` (Keras `Rescaling`).
+    Rescale {
+        scale: f32,
+        offset: f32,
+    },
+    Conv(Conv),
+    BatchNorm(BatchNorm),
+    /// Elementwise nonlinearity.
+    Activation(Act),
+    ZeroPad(Padding),
+    /// Elementwise sum of two tensors of the same shape.
+    Add,
+    /// `inputs[0] * inputs[1]`, where `inputs[1]` is `[1, 1, c]` broadcast
+    /// over the map (squeeze-excite gating).
+    Mul,
+    /// Global pooling over the spatial dims, to `[1,1,c]` if `keepdims`, else `[c]`.
+    GlobalPool {
+        pool: Pool,
+        keepdims: bool,
+    },
+    Dense(Dense),
+    /// Row-major (channels-last) flattening to a vector, also Keras' `Reshape((k,))` of `[1,1,k]`.
+    Flatten,
+    /// Softmax over the last axis.
+    Softmax,
+}
+
+/// A 2-D convolution, regular or depthwise, with the epilogue that fusion
+/// passes fill in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conv {
+    /// Keras layer holding `kernel` (and `bias`).
+    pub layer: String,
+    pub kind: ConvKind,
+    /// `[kh, kw]`
+    pub kernel: [u32; 2],
+    /// `[sh, sw]`
+    pub stride: [u32; 2],
+    pub padding: Padding,
+    pub in_channels: u32,
+    pub out_channels: u32,
+    /// Whether the layer has its own `bias` tensor.
+    pub bias: bool,
+    /// A BatchNorm folded into this conv (by the `fold_batch_norm` pass).
+    pub batch_norm: Option<BatchNorm>,
+    /// Applied after bias / BatchNorm.
+    pub activation: Option<Act>,
+    /// If set, `inputs[1]` is added after the activation (a fused skip connection).
+    pub residual: bool,
+}
+
+impl Conv {
+    /// Keras layout of the kernel: `[kh, kw, in, out]` or, depthwise,
+    /// `[kh, kw, in, multiplier]`.
+    pub fn kernel_shape(&self) -> Vec<usize> {
+        let [kh, kw] = self.kernel.map(|k| k as usize);
+        match self.kind {
+            ConvKind::Regular => vec![kh, kw, self.in_channels as usize, self.out_channels as usize],
+            ConvKind::Depthwise { multiplier } => vec![kh, kw, self.in_channels as usize, multiplier as usize],
+        }
+    }
+
+    /// Multiply-accumulates per output element.
+    pub fn macs_per_output(&self) -> u64 {
+        let k = u64::from(self.kernel[0]) * u64::from(self.kernel[1]);
+        match self.kind {
+            ConvKind::Regular => k * u64::from(self.in_channels),
+            ConvKind::Depthwise { .. } => k,
+        }
+    }
+
+    pub fn is_pointwise(&self) -> bool {
+        self.kind == ConvKind::Regular && self.kernel == [1, 1] && self.stride == [1, 1] && self.padding.is_zero()
+    }
+}
+
+/// Regular convolutions mix all input channels; depthwise ones
+/// (`groups = in_channels`) map input channel `i` to outputs
+/// `i*multiplier .. (i+1)*multiplier`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvKind {
+    Regular,
+    Depthwise { multiplier: u32 },
+}
+
+/// Zero padding per side, in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Padding {
+    pub top: u32,
+    pub bottom: u32,
+    pub left: u32,
+    pub right: u32,
+}
+
+impl Padding {
+    pub const ZERO: Padding = Padding { top: 0, bottom: 0, left: 0, right: 0 };
+
+    pub fn is_zero(&self) -> bool {
+        *self == Padding::ZERO
+    }
+
+    /// Keras/TensorFlow `padding="same"`: total `max((ceil(in/s)-1)*s + k - in, 0)`,
+    /// the odd pixel at the bottom/right.
+    pub fn same(in_hw: [u32; 2], kernel: [u32; 2], stride: [u32; 2]) -> Padding {
+        let side = |i: u32, k: u32, s: u32| {
+            let out = i.div_ceil(s);
+            let total = ((out.saturating_sub(1)) * s + k).saturating_sub(i);
+            (total / 2, total - total / 2)
+        };
+        let (top, bottom) = side(in_hw[0], kernel[0], stride[0]);
+        let (left, right) = side(in_hw[1], kernel[1], stride[1]);
+        Padding { top, bottom, left, right }
+    }
+
+    /// Keras' `imagenet_utils.correct_pad` for the `ZeroPadding2D` before a
+    /// stride-2 depthwise conv: `(k//2 - adj, k//2)` with `adj = 1 - in % 2`.
+    pub fn keras_correct_pad(in_hw: [u32; 2], kernel: [u32; 2]) -> Padding {
+        let side = |i: u32, k: u32| {
+            let adj = 1 - i % 2;
+            ((k / 2).saturating_sub(adj), k / 2)
+        };
+        let (top, bottom) = side(in_hw[0], kernel[0]);
+        let (left, right) = side(in_hw[1], kernel[1]);
+        Padding { top, bottom, left, right }
+    }
+
+    pub fn add(self, o: Padding) -> Padding {
+        Padding {
+            top: self.top + o.top,
+            bottom: self.bottom + o.bottom,
+            left: self.left + o.left,
+            right: self.right + o.right,
+        }
+    }
+}
+
+/// Inference-mode BatchNorm: `(x - mean) / sqrt(var + epsilon) * gamma + beta`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchNorm {
+    /// Keras layer holding `gamma`, `beta`, `moving_mean`, `moving_variance`.
+    pub layer: String,
+    pub channels: u32,
+    pub epsilon: f64,
+}
+
+impl BatchNorm {
+    pub const VARIABLES: [&str; 4] = ["gamma", "beta", "moving_mean", "moving_variance"];
+}
+
+/// Elementwise nonlinearities, with Keras' definitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Act {
+    /// `max(x, 0)`
+    Relu,
+    /// `min(max(x, 0), 6)`
+    Relu6,
+    /// `1 / (1 + exp(-x))`
+    Sigmoid,
+    /// `relu6(x + 3) / 6` (Keras 3 `hard_sigmoid`, and MobileNetV3's SE gate)
+    HardSigmoid,
+    /// `x * relu6(x + 3) / 6` (Keras `hard_silu` / `hard_swish`)
+    HardSwish,
+}
+
+impl Act {
+    pub fn name(self) -> &'static str {
+        match self {
+            Act::Relu => "relu",
+            Act::Relu6 => "relu6",
+            Act::Sigmoid => "sigmoid",
+            Act::HardSigmoid => "hard_sigmoid",
+            Act::HardSwish => "hard_swish",
+        }
+    }
+
+    /// The scalar function, as the interpreter and the kernels compute it.
+    #[inline]
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            Act::Relu => x.max(0.0),
+            Act::Relu6 => x.clamp(0.0, 6.0),
+            Act::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            Act::HardSigmoid => (x + 3.0).clamp(0.0, 6.0) * (1.0 / 6.0),
+            Act::HardSwish => x * ((x + 3.0).clamp(0.0, 6.0) * (1.0 / 6.0)),
+        }
+    }
+}
+
+impl fmt::Display for Act {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pool {
+    Avg,
+    Max,
+}
+
+/// A fully connected layer on a vector (Keras `Dense`), with its activation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dense {
+    pub layer: String,
+    pub in_features: u32,
+    pub units: u32,
+    pub bias: bool,
+    pub activation: Option<DenseAct>,
+}
+
+/// What a `Dense` layer may apply to its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenseAct {
+    Elementwise(Act),
+    Softmax,
+}
+
+/// A weight tensor a graph reads: `key` in Keras naming and layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    pub key: String,
+    /// Second accepted name (`depthwise_kernel` of tf.keras 2).
+    pub alt_key: Option<String>,
+    pub shape: Vec<usize>,
+}
+
+impl Param {
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Op {
+    /// Appends the weight tensors this op reads.
+    pub fn params_into(&self, out: &mut Vec<Param>) {
+        let p = |key: String, shape: Vec<usize>| Param { key, alt_key: None, shape };
+        match self {
+            Op::Conv(c) => {
+                let alt_key = match c.kind {
+                    ConvKind::Depthwise { .. } => Some(format!("{}/depthwise_kernel", c.layer)),
+                    ConvKind::Regular => None,
+                };
+                out.push(Param { key: format!("{}/kernel", c.layer), alt_key, shape: c.kernel_shape() });
+                if c.bias {
+                    out.push(p(format!("{}/bias", c.layer), vec![c.out_channels as usize]));
+                }
+                if let Some(bn) = &c.batch_norm {
+                    bn.params(out);
+                }
+            }
+            Op::BatchNorm(bn) => bn.params(out),
+            Op::Dense(d) => {
+                out.push(p(format!("{}/kernel", d.layer), vec![d.in_features as usize, d.units as usize]));
+                if d.bias {
+                    out.push(p(format!("{}/bias", d.layer), vec![d.units as usize]));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Short name of the operation, as the IR text shows it.
+    pub fn mnemonic(&self) -> &'static str {
+        match self {
+            Op::Input => "input",
+            Op::Rescale { .. } => "rescale",
+            Op::Conv(c) => match c.kind {
+                ConvKind::Regular => "conv",
+                ConvKind::Depthwise { .. } => "depthwise",
+            },
+            Op::BatchNorm(_) => "batch_norm",
+            Op::Activation(a) => a.name(),
+            Op::ZeroPad(_) => "zero_pad",
+            Op::Add => "add",
+            Op::Mul => "mul",
+            Op::GlobalPool { pool: Pool::Avg, .. } => "global_avg_pool",
+            Op::GlobalPool { pool: Pool::Max, .. } => "global_max_pool",
+            Op::Dense(_) => "dense",
+            Op::Flatten => "flatten",
+            Op::Softmax => "softmax",
+        }
+    }
+}
+
+impl BatchNorm {
+    fn params(&self, out: &mut Vec<Param>) {
+        for v in BatchNorm::VARIABLES {
+            out.push(Param { key: format!("{}/{v}", self.layer), alt_key: None, shape: vec![self.channels as usize] });
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! mobilenet-compiler: an ahead-of-time compiler for MobileNet v1, v2 and v3.
+//!
+//! The pipeline is a chain of pure functions with a type at each boundary:
+//!
+//! * [`spec`]: YAML text -> [`spec::Spec`] (parsed and checked, with locations);
+//! * [`lower`]: `Spec` -> unoptimized [`ir::Graph`], node for node the Keras model;
+//! * [`weights`]: a safetensors file checked against the graph's [`ir::Param`]s;
+//! * [`interp`]: the reference interpreter, the oracle for everything after;
+//! * [`summary`]: parameters and multiply-accumulates per layer.
+
+pub mod interp;
+pub mod ir;
+pub mod lower;
+pub mod npy;
+pub mod spec;
+pub mod summary;
+pub mod weights;
+
+pub use lower::lower;

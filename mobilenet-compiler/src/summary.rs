@@ -1,0 +1,110 @@
+//! Per-layer and total parameters and multiply-accumulates, like Keras'
+//! `model.summary()`.
+//!
+//! Parameters count every weight value, BatchNorm's moving statistics
+//! included, which is what Keras' `count_params()` reports. MACs count the
+//! multiply-accumulates of convolutions and dense layers, the convention of
+//! the published MobileNet tables (BatchNorm, activations, pooling and
+//! elementwise ops are not counted).
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::ir::{Graph, Op};
+
+/// One row of the summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LayerSummary {
+    pub name: String,
+    pub op: &'static str,
+    pub shape: Vec<usize>,
+    pub params: u64,
+    pub macs: u64,
+}
+
+/// The whole summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub name: String,
+    pub input: Vec<usize>,
+    pub output: Vec<usize>,
+    pub params: u64,
+    pub macs: u64,
+    pub layers: Vec<LayerSummary>,
+}
+
+impl Summary {
+    pub fn of(graph: &Graph) -> Summary {
+        let layers: Vec<LayerSummary> = graph
+            .nodes()
+            .iter()
+            .map(|n| {
+                let mut params = Vec::new();
+                n.op.params_into(&mut params);
+                let macs = match &n.op {
+                    Op::Conv(c) => n.shape.len() as u64 * c.macs_per_output(),
+                    Op::Dense(d) => u64::from(d.in_features) * u64::from(d.units),
+                    _ => 0,
+                };
+                LayerSummary {
+                    name: n.name.clone(),
+                    op: n.op.mnemonic(),
+                    shape: n.shape.dims(),
+                    params: params.iter().map(|p| p.len() as u64).sum(),
+                    macs,
+                }
+            })
+            .collect();
+        Summary {
+            name: graph.name.clone(),
+            input: graph.input_shape().dims(),
+            output: graph.output_shape().dims(),
+            params: layers.iter().map(|l| l.params).sum(),
+            macs: layers.iter().map(|l| l.macs).sum(),
+            layers,
+        }
+    }
+
+    /// The human-readable table.
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        let width = self.layers.iter().map(|l| l.name.len() + l.op.len() + 3).max().unwrap_or(10).max(14);
+        let _ = writeln!(s, "Model: {}", self.name);
+        let _ = writeln!(s, "{:<width$}  {:<16} {:>12} {:>14}", "Layer (op)", "Output shape", "Params", "MACs");
+        let _ = writeln!(s, "{}", "-".repeat(width + 46));
+        for l in &self.layers {
+            let shape = format!("{:?}", l.shape).replace(' ', "");
+            let name = format!("{} ({})", l.name, l.op);
+            let _ = writeln!(s, "{name:<width$}  {shape:<16} {:>12} {:>14}", group(l.params), group(l.macs));
+        }
+        let _ = writeln!(s, "{}", "-".repeat(width + 46));
+        let _ = writeln!(s, "Total params: {}", group(self.params));
+        let _ = writeln!(s, "Total MACs: {} ({:.1}M)", group(self.macs), self.macs as f64 / 1e6);
+        s
+    }
+}
+
+/// `1234567` -> `1,234,567`.
+pub fn group(v: u64) -> String {
+    let digits = v.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(super::group(0), "0");
+        assert_eq!(super::group(999), "999");
+        assert_eq!(super::group(1000), "1,000");
+        assert_eq!(super::group(4253864), "4,253,864");
+    }
+}

@@ -1,0 +1,117 @@
+//! Shared helpers of the cross-crate tests: the Keras fixtures and how to
+//! compare against them.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use mobilenet_compiler::npy;
+use mobilenet_compiler::spec::{Family, Spec, StandardOptions, standard_spec};
+
+/// A Keras fixture directory (`meta.json`, `weights.safetensors`, `input.npy`,
+/// `expected_logits.npy`, optionally `intermediates.safetensors`).
+pub struct Fixture {
+    pub name: String,
+    pub dir: PathBuf,
+    pub options: StandardOptions,
+}
+
+impl Fixture {
+    pub fn open(dir: &Path) -> Fixture {
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).expect("meta.json")).expect("json");
+        let family = match meta["family"].as_str().expect("family") {
+            "v1" => Family::V1,
+            "v2" => Family::V2,
+            "v3large" | "v3-large" => Family::V3Large,
+            "v3small" | "v3-small" => Family::V3Small,
+            f => panic!("unknown family {f}"),
+        };
+        let mut options = StandardOptions::new(family);
+        options.alpha = meta["alpha"].as_f64().expect("alpha");
+        options.height = meta["height"].as_u64().expect("height") as u32;
+        options.width = meta["width"].as_u64().expect("width") as u32;
+        options.classes = meta["classes"].as_u64().expect("classes") as u32;
+        options.minimalistic = meta["minimalistic"].as_bool().unwrap_or(false);
+        options.include_preprocessing = meta["include_preprocessing"].as_bool().unwrap_or(false);
+        Fixture { name: dir.file_name().unwrap().to_string_lossy().into_owned(), dir: dir.to_path_buf(), options }
+    }
+
+    /// The spec `mobilenetc spec` prints for this fixture's configuration.
+    pub fn spec(&self) -> Spec {
+        Spec::parse(&standard_spec(&self.options), &format!("{}.yaml", self.name)).expect("standard spec parses")
+    }
+
+    pub fn weights(&self) -> PathBuf {
+        self.dir.join("weights.safetensors")
+    }
+
+    pub fn input(&self) -> npy::Array {
+        npy::read(&self.dir.join("input.npy")).expect("input.npy")
+    }
+
+    pub fn expected_logits(&self) -> npy::Array {
+        npy::read(&self.dir.join("expected_logits.npy")).expect("expected_logits.npy")
+    }
+
+    pub fn intermediates(&self) -> Option<PathBuf> {
+        Some(self.dir.join("intermediates.safetensors")).filter(|p| p.exists())
+    }
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The small fixtures committed in `tests/data` (always present).
+pub fn small_fixtures() -> Vec<Fixture> {
+    fixtures_in(&root().join("tests/data"))
+}
+
+/// The full-size fixtures in `../shared/fixtures`, or `None` (with a note on
+/// stderr) when this checkout has no `../shared`, as a user's clone has not.
+pub fn shared_fixtures(test: &str) -> Option<Vec<Fixture>> {
+    let dir = root().join("../shared/fixtures");
+    if !dir.is_dir() {
+        eprintln!("SKIPPED {test}: {} not found (the full-size fixtures live outside the repository)", dir.display());
+        return None;
+    }
+    Some(fixtures_in(&dir))
+}
+
+fn fixtures_in(dir: &Path) -> Vec<Fixture> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("meta.json").exists())
+        .collect();
+    dirs.sort();
+    dirs.iter().map(|d| Fixture::open(d)).collect()
+}
+
+/// Largest absolute difference and the largest magnitude of `expected`.
+pub fn max_abs_diff(actual: &[f32], expected: &[f32]) -> (f32, f32) {
+    assert_eq!(actual.len(), expected.len(), "element counts differ");
+    let diff = actual.iter().zip(expected).map(|(a, e)| (a - e).abs()).fold(0.0f32, f32::max);
+    let scale = expected.iter().map(|e| e.abs()).fold(0.0f32, f32::max);
+    (diff, scale)
+}
+
+/// Index of the largest value of each row of a `[n, k]` array.
+pub fn argmax_rows(data: &[f32], k: usize) -> Vec<usize> {
+    data.chunks(k)
+        .map(|row| row.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0)
+        .collect()
+}
+
+/// Asserts logits within `1e-4 * max|expected|` and the same top-1 class per image.
+pub fn assert_logits_match(what: &str, actual: &[f32], expected: &npy::Array) -> f32 {
+    let (diff, scale) = max_abs_diff(actual, &expected.data);
+    let k = *expected.shape.last().unwrap();
+    assert!(
+        diff <= 1e-4 * scale,
+        "{what}: max |logit - keras| = {diff:e} exceeds 1e-4 * max|keras| = {:e}",
+        1e-4 * scale
+    );
+    assert_eq!(argmax_rows(actual, k), argmax_rows(&expected.data, k), "{what}: top-1 classes differ");
+    diff / scale
+}

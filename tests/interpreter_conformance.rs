@@ -1,0 +1,74 @@
+//! The reference interpreter reproduces Keras on every fixture: the logits,
+//! and every intermediate tensor Keras recorded.
+
+mod common;
+
+use common::{Fixture, assert_logits_match, max_abs_diff, shared_fixtures, small_fixtures};
+use mobilenet_compiler::weights::Weights;
+use mobilenet_compiler::{interp, lower};
+use ndarray::{ArrayD, IxDyn};
+
+/// Runs the fixture's input through the interpreter, checking intermediates
+/// (when the fixture has them) as they are computed. Returns the relative
+/// logit error.
+fn check(fixture: &Fixture) -> f32 {
+    let graph = lower(&fixture.spec()).expect("lowers");
+    let weights = Weights::load(&fixture.weights(), &graph).unwrap_or_else(|e| panic!("{e}"));
+    let input = fixture.input();
+    let x = ArrayD::from_shape_vec(IxDyn(&input.shape), input.data).unwrap();
+
+    let bytes = fixture.intermediates().map(|p| std::fs::read(p).unwrap());
+    let keras = bytes.as_deref().map(|b| safetensors::SafeTensors::deserialize(b).unwrap());
+    let mut checked = 0;
+    let mut worst = (0.0f32, String::new());
+    let logits = interp::run_with(&graph, &weights, x.view(), |node, value| {
+        let Some(keras) = &keras else { return };
+        let Ok(expected) = keras.tensor(&node.name) else {
+            return;
+        };
+        let expected: Vec<f32> =
+            expected.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        // Intermediates are of image 0.
+        let ours: Vec<f32> = value.index_axis(ndarray::Axis(0), 0).iter().copied().collect();
+        let (diff, scale) = max_abs_diff(&ours, &expected);
+        let rel = diff / scale.max(f32::MIN_POSITIVE);
+        assert!(
+            rel <= 1e-4,
+            "{}: layer {} differs from Keras: max diff {diff:e}, max |keras| {scale:e}",
+            fixture.name,
+            node.name
+        );
+        if rel > worst.0 {
+            worst = (rel, node.name.clone());
+        }
+        checked += 1;
+    })
+    .expect("runs");
+    if let Some(keras) = &keras {
+        assert_eq!(checked, keras.len(), "{}: every Keras intermediate has an IR node of the same name", fixture.name);
+        eprintln!("{}: {checked} intermediates match, worst {:e} at {}", fixture.name, worst.0, worst.1);
+    }
+    let rel = assert_logits_match(&fixture.name, logits.as_slice().unwrap(), &fixture.expected_logits());
+    eprintln!("{}: max |logit - keras| / max|keras| = {rel:e}", fixture.name);
+    rel
+}
+
+#[test]
+fn small_fixtures_match_keras() {
+    let fixtures = small_fixtures();
+    assert_eq!(fixtures.len(), 4, "tests/data holds the four small fixtures");
+    for f in &fixtures {
+        check(f);
+    }
+}
+
+#[test]
+fn full_size_fixtures_match_keras() {
+    let Some(fixtures) = shared_fixtures("full_size_fixtures_match_keras") else {
+        return;
+    };
+    assert!(!fixtures.is_empty());
+    for f in &fixtures {
+        check(f);
+    }
+}
