@@ -13,6 +13,7 @@ pub struct Fixture {
     pub name: String,
     pub dir: PathBuf,
     pub options: StandardOptions,
+    pub meta: serde_json::Value,
 }
 
 impl Fixture {
@@ -33,12 +34,24 @@ impl Fixture {
         options.classes = meta["classes"].as_u64().expect("classes") as u32;
         options.minimalistic = meta["minimalistic"].as_bool().unwrap_or(false);
         options.include_preprocessing = meta["include_preprocessing"].as_bool().unwrap_or(false);
-        Fixture { name: dir.file_name().unwrap().to_string_lossy().into_owned(), dir: dir.to_path_buf(), options }
+        Fixture { name: dir.file_name().unwrap().to_string_lossy().into_owned(), dir: dir.to_path_buf(), options, meta }
     }
 
-    /// The spec `mobilenetc spec` prints for this fixture's configuration.
+    /// The fixture's `spec.yaml` if it has one (models that are not a standard
+    /// variant), else the spec `mobilenetc spec` prints for its configuration.
     pub fn spec(&self) -> Spec {
+        let own = self.dir.join("spec.yaml");
+        if own.exists() {
+            return Spec::from_file(&own).unwrap_or_else(|e| panic!("{e}"));
+        }
         Spec::parse(&standard_spec(&self.options), &format!("{}.yaml", self.name)).expect("standard spec parses")
+    }
+
+    /// Whether `intermediates.safetensors` holds every Keras operation's
+    /// output (fixtures made by `tools/make_keras_fixture.py`) rather than a
+    /// selection of block outputs (the fixtures of `../shared`).
+    pub fn has_all_intermediates(&self) -> bool {
+        self.meta["intermediates"].as_str() == Some("every operation")
     }
 
     pub fn weights(&self) -> PathBuf {
@@ -78,7 +91,7 @@ pub fn shared_fixtures(test: &str) -> Option<Vec<Fixture>> {
     Some(fixtures_in(&dir))
 }
 
-fn fixtures_in(dir: &Path) -> Vec<Fixture> {
+pub fn fixtures_in(dir: &Path) -> Vec<Fixture> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())

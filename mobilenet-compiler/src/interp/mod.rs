@@ -68,7 +68,7 @@ pub fn run_with(
     Ok(values[graph.output().index()].take().expect("the output is kept"))
 }
 
-fn param<'w>(weights: &'w Weights, key: String) -> Result<&'w [f32], InterpError> {
+fn param(weights: &Weights, key: String) -> Result<&[f32], InterpError> {
     weights.get(&key).map(|t| t.data.as_slice()).ok_or(InterpError::MissingWeight(key))
 }
 

@@ -242,7 +242,8 @@ impl Padding {
         Padding { top, bottom, left, right }
     }
 
-    pub fn add(self, o: Padding) -> Padding {
+    /// Padding `self` then `o`: the sum per side.
+    pub fn then(self, o: Padding) -> Padding {
         Padding {
             top: self.top + o.top,
             bottom: self.bottom + o.bottom,

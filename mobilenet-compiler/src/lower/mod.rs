@@ -134,6 +134,7 @@ impl Lowerer<'_> {
         self.conv(x, name, ConvKind::Regular, 1, 1, Pad::Same, out, false, at)
     }
 
+    #[allow(clippy::too_many_arguments)]
     /// A depthwise conv, with Keras' explicit `ZeroPadding2D` (named `pad_name`)
     /// before it when strided.
     fn depthwise(

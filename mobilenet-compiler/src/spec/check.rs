@@ -95,7 +95,7 @@ pub(super) fn check(spec: &Spec) -> Result<(), SpecError> {
         }
         (Some(l), _) => {
             let lc = &l.value;
-            if lc.c.is_some() || lc.nl.is_none() || lc.t.is_none_or(|t| !(t.value() > 0.0)) {
+            if lc.c.is_some() || lc.nl.is_none() || lc.t.is_none_or(|t| !t.value().is_finite() || t.value() <= 0.0) {
                 return err(
                     l.referenced,
                     "v3 last_conv takes `t` (a multiple of the last block's channels, > 0) and `nl`".into(),
