@@ -96,3 +96,13 @@ fn full_size_fixtures_match_keras() {
         check(f);
     }
 }
+
+/// The `spec.yaml` committed next to each copy of a `../shared` fixture is
+/// what `mobilenetc spec` prints for the fixture's configuration.
+#[test]
+fn committed_specs_of_shared_fixtures_are_standard_specs() {
+    for f in small_fixtures().iter().filter(|f| f.meta["generator"] != "tools/make_keras_fixture.py") {
+        let committed = std::fs::read_to_string(f.dir.join("spec.yaml")).unwrap();
+        assert_eq!(committed, mobilenet_compiler::spec::standard_spec(&f.options), "{}", f.name);
+    }
+}

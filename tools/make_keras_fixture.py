@@ -107,7 +107,7 @@ def fixture_spec(a):
     )
 
 
-def randomize(model, rng, calib):
+def randomize(model, rng, calib, head_scale):
     import keras
 
     head = {"conv_preds", "predictions", "logits", "conv_2"}
@@ -122,7 +122,7 @@ def randomize(model, rng, calib):
             else:
                 fan_in = np.prod(w.shape[:-1]) if not isinstance(layer, keras.layers.DepthwiseConv2D) \
                     else np.prod(w.shape[:2])
-                scale = np.sqrt(2.0 / fan_in) * (3.0 if layer.name in head else 1.0)
+                scale = np.sqrt(2.0 / fan_in) * (head_scale if layer.name in head else 1.0)
                 new.append(rng.normal(0, scale, w.shape).astype(np.float32))
         layer.set_weights(new)
     # BatchNorm in topological order, each calibrated on what reaches it.
@@ -155,6 +155,8 @@ def main():
                    choices=["classifier", "features-none", "features-avg", "features-max", "custom"])
     p.add_argument("--custom-pooling", default="avg", choices=["avg", "max", "flatten"])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--head-scale", type=float, default=3.0,
+                   help="extra scale of the classifier kernels; lower it to keep a softmax unsaturated")
     p.add_argument("--out", required=True)
     a = p.parse_args()
 
@@ -164,7 +166,7 @@ def main():
     keras.utils.set_random_seed(a.seed)
     model = build(a)
     pixels = a.include_preprocessing
-    randomize(model, rng, images(rng, 8, a.height, a.width, pixels))
+    randomize(model, rng, images(rng, 8, a.height, a.width, pixels), a.head_scale)
     x = images(rng, 2, a.height, a.width, pixels)
     y = np.asarray(model(x, training=False), np.float32)
 

@@ -5,13 +5,19 @@
 //! * [`spec`]: YAML text -> [`spec::Spec`] (parsed and checked, with locations);
 //! * [`lower`]: `Spec` -> unoptimized [`ir::Graph`], node for node the Keras model;
 //! * [`weights`]: a safetensors file checked against the graph's [`ir::Param`]s;
+//! * [`passes`]: `Graph -> Graph` optimizations (folding, fusion), one module each;
+//! * [`plan`]: the static memory plan (one arena, reused by liveness);
+//! * [`codegen`]: optimized graph + plan -> Rust tokens of an allocation-free `forward`;
 //! * [`interp`]: the reference interpreter, the oracle for everything after;
 //! * [`summary`]: parameters and multiply-accumulates per layer.
 
+pub mod codegen;
 pub mod interp;
 pub mod ir;
 pub mod lower;
 pub mod npy;
+pub mod passes;
+pub mod plan;
 pub mod spec;
 pub mod summary;
 pub mod weights;

@@ -5,13 +5,16 @@
 //! included, which is what Keras' `count_params()` reports. MACs count the
 //! multiply-accumulates of convolutions and dense layers, the convention of
 //! the published MobileNet tables (BatchNorm, activations, pooling and
-//! elementwise ops are not counted).
+//! elementwise ops are not counted). The arena figures are those of the
+//! memory plans of the fused and unfused programs.
 
 use std::fmt::Write;
 
 use serde::Serialize;
 
 use crate::ir::{Graph, Op};
+use crate::passes;
+use crate::plan::Plan;
 
 /// One row of the summary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -31,7 +34,19 @@ pub struct Summary {
     pub output: Vec<usize>,
     pub params: u64,
     pub macs: u64,
+    /// Memory plans of the fused and the unfused program.
+    pub arena: Arenas,
     pub layers: Vec<LayerSummary>,
+}
+
+/// Arena sizes in bytes, and the lower bound of each: the most bytes any
+/// one step needs live at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Arenas {
+    pub fused_bytes: usize,
+    pub fused_lower_bound_bytes: usize,
+    pub unfused_bytes: usize,
+    pub unfused_lower_bound_bytes: usize,
 }
 
 impl Summary {
@@ -56,7 +71,15 @@ impl Summary {
                 }
             })
             .collect();
+        let fused = Plan::of(&passes::optimize(graph));
+        let unfused = Plan::of(graph);
         Summary {
+            arena: Arenas {
+                fused_bytes: fused.arena_bytes(),
+                fused_lower_bound_bytes: fused.lower_bound_bytes(),
+                unfused_bytes: unfused.arena_bytes(),
+                unfused_lower_bound_bytes: unfused.lower_bound_bytes(),
+            },
             name: graph.name.clone(),
             input: graph.input_shape().dims(),
             output: graph.output_shape().dims(),
@@ -81,6 +104,19 @@ impl Summary {
         let _ = writeln!(s, "{}", "-".repeat(width + 46));
         let _ = writeln!(s, "Total params: {}", group(self.params));
         let _ = writeln!(s, "Total MACs: {} ({:.1}M)", group(self.macs), self.macs as f64 / 1e6);
+        let a = &self.arena;
+        for (what, bytes, bound) in [
+            ("fused", a.fused_bytes, a.fused_lower_bound_bytes),
+            ("unfused", a.unfused_bytes, a.unfused_lower_bound_bytes),
+        ] {
+            let _ = writeln!(
+                s,
+                "Arena ({what}): {} bytes, lower bound {} bytes (+{:.1}%)",
+                group(bytes as u64),
+                group(bound as u64),
+                if bound == 0 { 0.0 } else { (bytes as f64 / bound as f64 - 1.0) * 100.0 }
+            );
+        }
         s
     }
 }

@@ -1,10 +1,36 @@
 //! Run-time support for networks compiled by mobilenet-rs.
 //!
+//! * [`kernels`]: the compute kernels generated `forward` functions call
+//!   (`core` only, no allocation);
+//! * [`prepare`]: load-time weight preparation (BatchNorm folding);
 //! * [`weights`] (feature `std`): reads a safetensors file of Keras-named
 //!   tensors and checks it against what the network expects, reporting every
 //!   problem at once. This is the only part that allocates.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod kernels;
+
+/// What every generated network provides, for code generic over networks.
+/// The generated types also have inherent `load`, `from_safetensors`,
+/// `new_arena` and a `forward` on fixed-size arrays.
+pub trait Network {
+    /// Input shape of one image, channels last.
+    const INPUT_SHAPE: &'static [usize];
+    /// Output shape of one image.
+    const OUTPUT_SHAPE: &'static [usize];
+    const INPUT_LEN: usize;
+    const OUTPUT_LEN: usize;
+    /// Floats of scratch memory a run needs.
+    const ARENA_LEN: usize;
+
+    /// Runs the network on one image, allocating nothing.
+    ///
+    /// # Panics
+    /// If a slice's length is not `INPUT_LEN`, `OUTPUT_LEN` or `ARENA_LEN`.
+    fn run(&self, input: &[f32], output: &mut [f32], arena: &mut [f32]);
+}
+#[cfg(feature = "std")]
+pub mod prepare;
 #[cfg(feature = "std")]
 pub mod weights;

@@ -26,6 +26,17 @@ pub struct TensorSpec<'a> {
     pub shape: &'a [usize],
 }
 
+impl<'a> TensorSpec<'a> {
+    pub const fn new(key: &'a str, shape: &'a [usize]) -> Self {
+        TensorSpec { key, alt_key: None, shape }
+    }
+
+    /// Also accept the tensor under `alt_key`.
+    pub const fn or(self, alt_key: &'a str) -> Self {
+        TensorSpec { alt_key: Some(alt_key), ..self }
+    }
+}
+
 /// A loaded tensor: row-major `f32` data in the layout of its [`TensorSpec`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {

@@ -15,7 +15,7 @@ use mobilenet_compiler::ir::Graph;
 use mobilenet_compiler::spec::{ClassifierActivation, Family, Spec, StandardOptions, standard_spec};
 use mobilenet_compiler::summary::Summary;
 use mobilenet_compiler::weights::Weights;
-use mobilenet_compiler::{interp, lower, npy};
+use mobilenet_compiler::{codegen, interp, lower, npy, passes};
 use ndarray::{ArrayD, IxDyn};
 
 #[derive(Parser)]
@@ -58,8 +58,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print the IR of a spec.
-    Ir { spec: PathBuf },
+    /// Print the IR of a spec (unoptimized, or after the optimization passes).
+    Ir {
+        spec: PathBuf,
+        /// Print the IR after this pass of the pipeline (or `all`): fold_padding,
+        /// fold_batch_norm, fuse_activation, fuse_residual, remove_dead.
+        #[arg(long)]
+        after: Option<String>,
+    },
+    /// Print the Rust code `mobilenet!` generates for a spec.
+    Rust {
+        spec: PathBuf,
+        /// Name of the generated type.
+        #[arg(long, default_value = "MobileNet")]
+        name: String,
+        /// The unfused program (one kernel per IR node).
+        #[arg(long)]
+        unfused: bool,
+    },
     /// Run the reference interpreter on a batch of images.
     Run {
         spec: PathBuf,
@@ -152,7 +168,20 @@ fn run(cli: Cli) -> Result<(), String> {
                 print!("{}", summary.table());
             }
         }
-        Command::Ir { spec } => print!("{}", load_graph(&spec)?),
+        Command::Ir { spec, after } => {
+            let graph = load_graph(&spec)?;
+            match after.as_deref() {
+                None => print!("{graph}"),
+                Some("all") => print!("{}", passes::optimize(&graph)),
+                Some(pass) => print!("{}", passes::optimize_until(&graph, pass)?),
+            }
+        }
+        Command::Rust { spec, name, unfused } => {
+            let spec = Spec::from_file(&spec).map_err(|e| e.to_string())?;
+            let mut options = codegen::Options::new(name);
+            options.fuse = !unfused;
+            print!("{}", codegen::generate(&spec, &options).map_err(|e| e.to_string())?.pretty());
+        }
         Command::Run { spec, weights, input, output } => {
             let graph = load_graph(&spec)?;
             let weights = Weights::load(&weights, &graph).map_err(|e| e.to_string())?;

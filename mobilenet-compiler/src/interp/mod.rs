@@ -115,6 +115,11 @@ fn eval(op: &Op, args: &[ArrayViewD<'_, f32>], shape: Shape, w: &Weights) -> Res
                 let b = param(w, format!("{}/bias", d.layer))?;
                 y += &ndarray::aview1(b);
             }
+            let mut y = y.into_dyn();
+            if let Some(bn) = &d.batch_norm {
+                batch_norm(&mut y, bn, w)?;
+            }
+            let mut y: Array2<f32> = y.into_dimensionality().expect("dense output is [N, units]");
             match d.activation {
                 Some(DenseAct::Elementwise(a)) => y.mapv_inplace(|v| a.apply(v)),
                 Some(DenseAct::Softmax) => softmax(&mut y),

@@ -48,6 +48,41 @@ impl Graph {
         Graph { name, nodes, output }
     }
 
+    /// A graph from nodes a pass rewrote: checks that node 0 is the only
+    /// input, that nodes only read earlier nodes, that names are unique and
+    /// that every shape is what the op gives on its inputs.
+    pub fn from_nodes(name: String, nodes: Vec<Node>, output: NodeId) -> Result<Graph, BuildError> {
+        let fail = |node: &Node, message: String| BuildError { node: node.name.clone(), message };
+        let mut names = std::collections::HashSet::new();
+        for (i, n) in nodes.iter().enumerate() {
+            if !names.insert(n.name.as_str()) {
+                return Err(fail(n, "a layer of this name already exists".into()));
+            }
+            if (i == 0) != matches!(n.op, Op::Input) {
+                return Err(fail(n, "node 0, and only node 0, is the input".into()));
+            }
+            if let Some(bad) = n.inputs.iter().find(|x| x.index() >= i) {
+                return Err(fail(n, format!("reads node {}, which does not come before it", bad.0)));
+            }
+            if i > 0 {
+                let shapes: Vec<Shape> = n.inputs.iter().map(|x| nodes[x.index()].shape).collect();
+                let shape = builder::infer(&n.op, &shapes).map_err(|m| fail(n, m))?;
+                if shape != n.shape {
+                    return Err(fail(n, format!("has shape {}, but its op gives {shape}", n.shape)));
+                }
+            }
+        }
+        if output.index() >= nodes.len() {
+            return Err(BuildError { node: "<output>".into(), message: "the output node does not exist".into() });
+        }
+        Ok(Graph { name, nodes, output })
+    }
+
+    /// The nodes and output, for passes to rewrite (see [`Graph::from_nodes`]).
+    pub fn into_parts(self) -> (String, Vec<Node>, NodeId) {
+        (self.name, self.nodes, self.output)
+    }
+
     pub fn nodes(&self) -> &[Node] {
         &self.nodes
     }
@@ -72,7 +107,7 @@ impl Graph {
         self.node(self.output).shape
     }
 
-    pub fn ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+    pub fn ids(&self) -> impl DoubleEndedIterator<Item = NodeId> + '_ {
         (0..self.nodes.len() as u32).map(NodeId)
     }
 
@@ -324,6 +359,8 @@ pub struct Dense {
     pub in_features: u32,
     pub units: u32,
     pub bias: bool,
+    /// A BatchNorm folded into this layer (by the `fold_batch_norm` pass).
+    pub batch_norm: Option<BatchNorm>,
     pub activation: Option<DenseAct>,
 }
 
@@ -376,6 +413,9 @@ impl Op {
                 out.push(p(format!("{}/kernel", d.layer), vec![d.in_features as usize, d.units as usize]));
                 if d.bias {
                     out.push(p(format!("{}/bias", d.layer), vec![d.units as usize]));
+                }
+                if let Some(bn) = &d.batch_norm {
+                    bn.params(out);
                 }
             }
             _ => {}

@@ -14,28 +14,37 @@
 
 use std::fmt::{self, Write};
 
-use super::{Conv, ConvKind, DenseAct, Graph, Op, Padding};
+use super::{Conv, ConvKind, DenseAct, Graph, NodeId, Op, Padding};
 
 impl fmt::Display for Graph {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "graph {}", self.name)?;
-        for n in self.nodes() {
-            let mut line = format!("%{} = {}(", n.name, n.op.mnemonic());
-            for (i, id) in n.inputs.iter().enumerate() {
-                if i > 0 {
-                    line.push_str(", ");
-                }
-                let _ = write!(line, "%{}", self.node(*id).name);
-            }
-            line.push(')');
-            let attrs = attrs(&n.op);
-            if !attrs.is_empty() {
-                line.push(' ');
-                line.push_str(&attrs);
-            }
-            writeln!(f, "{line} : {}", n.shape)?;
+        for id in self.ids() {
+            writeln!(f, "{}", self.line(id))?;
         }
         writeln!(f, "return %{}", self.node(self.output()).name)
+    }
+}
+
+impl Graph {
+    /// The text of one node, as in the graph's text form.
+    pub fn line(&self, id: NodeId) -> String {
+        let n = self.node(id);
+        let mut line = format!("%{} = {}(", n.name, n.op.mnemonic());
+        for (i, x) in n.inputs.iter().enumerate() {
+            if i > 0 {
+                line.push_str(", ");
+            }
+            let _ = write!(line, "%{}", self.node(*x).name);
+        }
+        line.push(')');
+        let attrs = attrs(&n.op);
+        if !attrs.is_empty() {
+            line.push(' ');
+            line.push_str(&attrs);
+        }
+        let _ = write!(line, " : {}", n.shape);
+        line
     }
 }
 
@@ -60,6 +69,9 @@ fn attrs(op: &Op) -> String {
             let mut s = format!("{}->{} w={}", d.in_features, d.units, d.layer);
             if d.bias {
                 s.push_str(" bias");
+            }
+            if let Some(bn) = &d.batch_norm {
+                let _ = write!(s, " bn={}(eps={})", bn.layer, bn.epsilon);
             }
             match d.activation {
                 Some(DenseAct::Elementwise(a)) => {

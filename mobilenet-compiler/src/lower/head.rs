@@ -2,7 +2,7 @@
 //! custom transfer-learning heads.
 
 use super::{Lowerer, Pad, width};
-use crate::ir::{Act, ConvKind, Dense, DenseAct, NodeId, Op, Pool};
+use crate::ir::{Act, BatchNorm, ConvKind, Dense, DenseAct, NodeId, Op, Pool};
 use crate::spec::{
     ClassifierActivation, DenseActivation, Family, Head, HeadInput, HeadLayer, Nonlinearity, Pooling, SpecError,
 };
@@ -95,6 +95,13 @@ pub(super) fn head(l: &mut Lowerer<'_>, x: NodeId) -> Result<NodeId, SpecError> 
                         };
                         x = dense(l, x, name, d.units, d.use_bias, activation, at)?;
                     }
+                    HeadLayer::BatchNorm(bn) => {
+                        let name = bn.name.clone().unwrap_or_else(|| l.names.next("batch_normalization"));
+                        let channels = l.b.shape(x).channels();
+                        let epsilon = bn.epsilon.unwrap_or(1e-3);
+                        x =
+                            l.add(name.clone(), Op::BatchNorm(BatchNorm { layer: name, channels, epsilon }), &[x], at)?;
+                    }
                     HeadLayer::Dropout(d) => {
                         // Identity at inference; an unnamed one still takes a name.
                         if d.name.is_none() {
@@ -124,6 +131,6 @@ fn dense(
     at: serde_saphyr::Location,
 ) -> Result<NodeId, SpecError> {
     let in_features = l.b.shape(x).len() as u32;
-    let op = Op::Dense(Dense { layer: name.clone(), in_features, units, bias, activation });
+    let op = Op::Dense(Dense { layer: name.clone(), in_features, units, bias, batch_norm: None, activation });
     l.add(name, op, &[x], at)
 }

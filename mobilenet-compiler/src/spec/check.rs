@@ -140,6 +140,9 @@ pub(super) fn check(spec: &Spec) -> Result<(), SpecError> {
                     HeadLayer::Dense(d) if d.units == 0 => {
                         return err(l.referenced, "dense units must be at least 1".into());
                     }
+                    HeadLayer::BatchNorm(bn) if bn.epsilon.is_some_and(|e| !e.is_finite() || e <= 0.0) => {
+                        return err(l.referenced, "batch_norm epsilon must be a finite number > 0".into());
+                    }
                     HeadLayer::Dropout(d) if !(0.0..1.0).contains(&d.rate) => {
                         return err(l.referenced, format!("dropout rate must be in [0, 1), found {}", d.rate));
                     }

@@ -393,7 +393,20 @@ pub enum HeadInput {
 #[serde(rename_all = "snake_case")]
 pub enum HeadLayer {
     Dense(DenseLayer),
+    /// Keras `BatchNormalization()` on the vector.
+    BatchNorm(BatchNormLayer),
     Dropout(DropoutLayer),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchNormLayer {
+    /// Keras' default is 0.001.
+    #[serde(default)]
+    pub epsilon: Option<f64>,
+    /// Keras layer name; defaults to `batch_normalization`, `batch_normalization_1`, ...
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

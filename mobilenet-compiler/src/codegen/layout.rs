@@ -1,0 +1,169 @@
+//! Where each layer's prepared weights live in the model's one weight
+//! buffer, and the load-time code that fills it from the Keras tensors.
+
+use std::collections::HashMap;
+
+use proc_macro2::TokenStream;
+use quote::{ToTokens, quote};
+
+use crate::ir::{BatchNorm, Graph, Op, Param};
+
+/// Prepared weights start at multiples of this many floats (64 bytes).
+const ALIGN: usize = 16;
+
+/// A range of the weight buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Slot {
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl Slot {
+    pub fn end(&self) -> usize {
+        self.offset + self.len
+    }
+
+    /// `&w[offset..end]`
+    pub fn read(&self) -> TokenStream {
+        let (a, b) = (lit(self.offset), lit(self.end()));
+        quote!(&w[#a..#b])
+    }
+}
+
+/// The prepared weights of one node.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct NodeWeights {
+    /// Conv / dense kernel (BatchNorm folded in if fused).
+    pub kernel: Option<Slot>,
+    /// Conv / dense bias: own bias and/or folded BatchNorm shift. Follows `kernel`.
+    pub bias: Option<Slot>,
+    /// Standalone BatchNorm scale, followed by its shift.
+    pub scale: Option<Slot>,
+    pub shift: Option<Slot>,
+}
+
+pub(super) struct Layout {
+    /// Floats in the buffer.
+    pub len: usize,
+    /// Values in the Keras tensors (the parameter count).
+    pub params: usize,
+    pub nodes: Vec<NodeWeights>,
+    tensors: Vec<Param>,
+    index: HashMap<String, usize>,
+}
+
+impl Layout {
+    pub fn of(graph: &Graph) -> Layout {
+        let tensors = graph.params();
+        let index = tensors.iter().enumerate().map(|(i, p)| (p.key.clone(), i)).collect();
+        let mut at = 0;
+        let mut slot = |len: usize| {
+            let s = Slot { offset: at, len };
+            at += len.div_ceil(ALIGN) * ALIGN;
+            s
+        };
+        let nodes = graph
+            .nodes()
+            .iter()
+            .map(|n| match &n.op {
+                Op::Conv(c) => NodeWeights {
+                    kernel: Some(slot(c.kernel_shape().iter().product())),
+                    bias: (c.bias || c.batch_norm.is_some()).then(|| slot(c.out_channels as usize)),
+                    ..NodeWeights::default()
+                },
+                Op::Dense(d) => NodeWeights {
+                    kernel: Some(slot(d.in_features as usize * d.units as usize)),
+                    bias: (d.bias || d.batch_norm.is_some()).then(|| slot(d.units as usize)),
+                    ..NodeWeights::default()
+                },
+                Op::BatchNorm(bn) => NodeWeights {
+                    scale: Some(slot(bn.channels as usize)),
+                    shift: Some(slot(bn.channels as usize)),
+                    ..NodeWeights::default()
+                },
+                _ => NodeWeights::default(),
+            })
+            .collect();
+        let params = tensors.iter().map(Param::len).sum();
+        Layout { len: at, params, nodes, tensors, index }
+    }
+
+    /// The `TensorSpec` literals of the tensors the model reads.
+    pub fn tensor_specs(&self, rt: &TokenStream) -> Vec<TokenStream> {
+        self.tensors
+            .iter()
+            .map(|p| {
+                let key = &p.key;
+                let shape = p.shape.iter().map(|&d| lit(d));
+                let spec = quote!(#rt::weights::TensorSpec::new(#key, &[#(#shape),*]));
+                match &p.alt_key {
+                    Some(alt) => quote!(#spec.or(#alt)),
+                    None => spec,
+                }
+            })
+            .collect()
+    }
+
+    /// Index of the tensor `key` in the loaded tensors.
+    fn tensor(&self, key: &str) -> TokenStream {
+        lit(self.index[key]).into_token_stream()
+    }
+
+    fn bn_tensors(&self, bn: &BatchNorm, rt: &TokenStream) -> TokenStream {
+        let get = |v: &str| self.tensor(&format!("{}/{v}", bn.layer));
+        let (gamma, beta, mean, variance) = (get("gamma"), get("beta"), get("moving_mean"), get("moving_variance"));
+        let epsilon = proc_macro2::Literal::f32_unsuffixed(bn.epsilon as f32);
+        quote!(#rt::prepare::BnTensors { gamma: #gamma, beta: #beta, mean: #mean, variance: #variance, epsilon: #epsilon })
+    }
+
+    /// The preparation steps (`prepare::Step` literals) that fill the
+    /// weight buffer from the loaded tensors.
+    pub fn prepare_steps(&self, graph: &Graph, rt: &TokenStream) -> Vec<TokenStream> {
+        let span = |s: Slot| {
+            let (o, l) = (lit(s.offset), lit(s.len));
+            quote!(#rt::prepare::Span::new(#o, #l))
+        };
+        let mut out = Vec::new();
+        for (n, nw) in graph.nodes().iter().zip(&self.nodes) {
+            let (layer, own_bias, bn) = match &n.op {
+                Op::Conv(c) => (&c.layer, c.bias, c.batch_norm.as_ref()),
+                Op::Dense(d) => (&d.layer, d.bias, d.batch_norm.as_ref()),
+                Op::BatchNorm(bn) => {
+                    let (scale, shift) = (span(nw.scale.expect("laid out")), span(nw.shift.expect("laid out")));
+                    let bn = self.bn_tensors(bn, rt);
+                    out.push(quote!(#rt::prepare::Step::BatchNorm { scale: #scale, shift: #shift, bn: #bn }));
+                    continue;
+                }
+                _ => continue,
+            };
+            let kernel = span(nw.kernel.expect("laid out"));
+            let kernel_tensor = self.tensor(&format!("{layer}/kernel"));
+            let bias = match nw.bias {
+                None => quote!(None),
+                Some(b) => {
+                    let b = span(b);
+                    if own_bias {
+                        let t = self.tensor(&format!("{layer}/bias"));
+                        quote!(Some((#b, Some(#t))))
+                    } else {
+                        quote!(Some((#b, None)))
+                    }
+                }
+            };
+            let bn = match bn {
+                Some(bn) => {
+                    let bn = self.bn_tensors(bn, rt);
+                    quote!(Some(#bn))
+                }
+                None => quote!(None),
+            };
+            out.push(quote!(#rt::prepare::Step::Layer { kernel: #kernel, kernel_tensor: #kernel_tensor, bias: #bias, bn: #bn }));
+        }
+        out
+    }
+}
+
+/// An unsuffixed integer literal (`12`, not `12usize`), for readable code.
+pub(super) fn lit(v: usize) -> proc_macro2::Literal {
+    proc_macro2::Literal::usize_unsuffixed(v)
+}

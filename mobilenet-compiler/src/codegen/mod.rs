@@ -1,0 +1,171 @@
+//! Code generation: optimized IR + memory plan -> a Rust type whose
+//! `forward` runs the network with every shape and offset a constant and no
+//! allocation.
+//!
+//! The emitted code is a straight sequence of calls to the kernels of
+//! `mobilenet_runtime::kernels` (ordinary, unit-tested Rust), one per IR
+//! node, on slices of the caller's input, output and arena at the offsets
+//! the [`Plan`] chose, and of one weight buffer prepared at load time
+//! ([`layout`]). Each call is preceded by the IR line it implements.
+
+mod forward;
+mod layout;
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::quote;
+
+use crate::ir::Graph;
+use crate::passes;
+use crate::plan::Plan;
+use crate::spec::{Spec, SpecError};
+use layout::{Layout, lit};
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Name of the generated type.
+    pub type_name: String,
+    /// Run the optimization passes. `false` gives the unfused program: one
+    /// IR node, one kernel call, one buffer.
+    pub fuse: bool,
+    /// Path of the runtime crate in the generated code.
+    pub runtime: TokenStream,
+}
+
+impl Options {
+    pub fn new(type_name: impl Into<String>) -> Options {
+        Options { type_name: type_name.into(), fuse: true, runtime: quote!(::mobilenet_runtime) }
+    }
+}
+
+/// Generated code, with the graph and plan it implements.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub tokens: TokenStream,
+    pub graph: Graph,
+    pub plan: Plan,
+}
+
+impl Generated {
+    /// The code formatted for people (`mobilenetc rust`, snapshots).
+    pub fn pretty(&self) -> String {
+        match syn::parse2::<syn::File>(self.tokens.clone()) {
+            Ok(file) => prettyplease::unparse(&file),
+            Err(e) => format!("// generated code does not parse: {e}\n{}", self.tokens),
+        }
+    }
+}
+
+/// Lowers, optimizes (if `options.fuse`), plans and emits `spec`.
+pub fn generate(spec: &Spec, options: &Options) -> Result<Generated, SpecError> {
+    let graph = crate::lower(spec)?;
+    let graph = if options.fuse { passes::optimize(&graph) } else { graph };
+    Ok(emit(graph, options))
+}
+
+/// Emits the code of an already lowered (and possibly optimized) graph.
+pub fn emit(graph: Graph, options: &Options) -> Generated {
+    let plan = Plan::of(&graph);
+    let layout = Layout::of(&graph);
+    let rt = &options.runtime;
+    let name = Ident::new(&options.type_name, Span::call_site());
+
+    let input_dims: Vec<_> = graph.input_shape().dims().into_iter().map(lit).collect();
+    let output_dims: Vec<_> = graph.output_shape().dims().into_iter().map(lit).collect();
+    let input_len = lit(graph.input_shape().len());
+    let output_len = lit(graph.output_shape().len());
+    let arena_len = lit(plan.arena_len);
+    let weights_len = lit(layout.len);
+    let rank_in = lit(input_dims.len());
+    let tensors = layout.tensor_specs(rt);
+    let prepare = layout.prepare_steps(&graph, rt);
+    let steps = forward::steps(&graph, &plan, &layout, rt);
+
+    let doc = format!(
+        "`{}`, compiled by mobilenet-rs ({}): input `{}`, output `{}`, {} parameters, arena of {} floats.",
+        graph.name,
+        if options.fuse { "fused" } else { "unfused" },
+        graph.input_shape(),
+        graph.output_shape(),
+        layout.params,
+        arena_len
+    );
+
+    let tokens = quote! {
+        #[doc = #doc]
+        pub struct #name {
+            w: ::std::boxed::Box<[f32]>,
+        }
+
+        #[allow(unused_doc_comments, clippy::all)]
+        impl #name {
+            /// Input shape of one image, channels last.
+            pub const INPUT_SHAPE: [usize; #rank_in] = [#(#input_dims),*];
+            /// Floats in one input image.
+            pub const INPUT_LEN: usize = #input_len;
+            /// Output shape of one image.
+            pub const OUTPUT_SHAPE: &'static [usize] = &[#(#output_dims),*];
+            /// Floats in one output.
+            pub const OUTPUT_LEN: usize = #output_len;
+            /// Floats of scratch memory `forward` needs.
+            pub const ARENA_LEN: usize = #arena_len;
+            /// Floats of prepared weights the model holds.
+            pub const WEIGHTS_LEN: usize = #weights_len;
+            /// The tensors the weights file must hold (Keras names and layouts).
+            pub const TENSORS: &'static [#rt::weights::TensorSpec<'static>] = &[#(#tensors),*];
+            /// How the weight buffer is prepared from [`Self::TENSORS`].
+            const PREPARE: &'static [#rt::prepare::Step] = &[#(#prepare),*];
+
+            /// Loads Keras-named weights from a safetensors file.
+            pub fn load(path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<Self, #rt::weights::WeightError> {
+                let t = #rt::weights::load_file(path.as_ref(), Self::TENSORS)?;
+                Ok(Self::from_tensors(&t))
+            }
+
+            /// Loads Keras-named weights from the bytes of a safetensors file.
+            pub fn from_safetensors(bytes: &[u8]) -> ::core::result::Result<Self, #rt::weights::WeightError> {
+                let t = #rt::weights::load_bytes("<safetensors bytes>", bytes, Self::TENSORS)?;
+                Ok(Self::from_tensors(&t))
+            }
+
+            /// Prepares the kernels' weights (BatchNorm folded where fused).
+            /// The only place the model allocates.
+            fn from_tensors(t: &[#rt::weights::Tensor]) -> Self {
+                let mut w = ::std::vec![0.0f32; #weights_len];
+                #rt::prepare::run(Self::PREPARE, t, &mut w);
+                Self { w: w.into_boxed_slice() }
+            }
+
+            /// A zeroed arena for [`Self::forward`], on the heap.
+            pub fn new_arena() -> ::std::boxed::Box<[f32; #arena_len]> {
+                ::std::vec![0.0f32; #arena_len].into_boxed_slice().try_into().expect("length is ARENA_LEN")
+            }
+
+            /// Runs the network on one image. Allocates nothing: every
+            /// intermediate value lives in `arena`.
+            pub fn forward(&self, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [f32; #arena_len]) {
+                use #rt::kernels as k;
+                let w: &[f32] = &self.w;
+                let _ = (&w, &input, &arena);
+                #(#steps)*
+            }
+        }
+
+        impl #rt::Network for #name {
+            const INPUT_SHAPE: &'static [usize] = &[#(#input_dims),*];
+            const OUTPUT_SHAPE: &'static [usize] = &[#(#output_dims),*];
+            const INPUT_LEN: usize = #input_len;
+            const OUTPUT_LEN: usize = #output_len;
+            const ARENA_LEN: usize = #arena_len;
+
+            fn run(&self, input: &[f32], output: &mut [f32], arena: &mut [f32]) {
+                self.forward(
+                    input.try_into().expect("input length is INPUT_LEN"),
+                    output.try_into().expect("output length is OUTPUT_LEN"),
+                    arena.try_into().expect("arena length is ARENA_LEN"),
+                )
+            }
+        }
+    };
+    Generated { tokens, graph, plan }
+}

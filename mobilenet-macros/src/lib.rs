@@ -1,0 +1,102 @@
+//! `mobilenet!`: compiles a MobileNet spec into a Rust type at build time.
+//!
+//! ```ignore
+//! mobilenet_macros::mobilenet!("specs/v2_1.0_224.yaml");                       // type MobileNetV2
+//! mobilenet_macros::mobilenet!("specs/v2_1.0_224.yaml", name = V2Unfused, fuse = false);
+//! ```
+//!
+//! The path is relative to the calling crate's `CARGO_MANIFEST_DIR`, and the
+//! crate is rebuilt when the file changes. The generated code calls
+//! `mobilenet_runtime`, which the calling crate must depend on. All the work
+//! is done by `mobilenet_compiler::codegen`; this crate only parses the
+//! call and turns errors into `compile_error!` at the call.
+
+use std::path::Path;
+
+use mobilenet_compiler::codegen::{self, Options};
+use mobilenet_compiler::spec::{Family, Spec};
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::parse::{Parse, ParseStream};
+use syn::{Ident, LitBool, LitStr, Token};
+
+/// Compiles the spec at the given path (relative to the calling crate's
+/// manifest directory) into a type with `load` and an allocation-free
+/// `forward`. Options: `name = Type` (default: `MobileNetV1`,
+/// `MobileNetV2`, `MobileNetV3Large` or `MobileNetV3Small`), `fuse = false`
+/// (the unfused program, for comparison).
+#[proc_macro]
+pub fn mobilenet(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    let args = syn::parse_macro_input!(input as Args);
+    match expand(&args) {
+        Ok(tokens) => tokens.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+struct Args {
+    path: LitStr,
+    name: Option<Ident>,
+    fuse: Option<LitBool>,
+}
+
+impl Parse for Args {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let path: LitStr = input.parse()?;
+        let mut args = Args { path, name: None, fuse: None };
+        while !input.is_empty() {
+            input.parse::<Token![,]>()?;
+            if input.is_empty() {
+                break;
+            }
+            let key: Ident = input.parse()?;
+            input.parse::<Token![=]>()?;
+            match key.to_string().as_str() {
+                "name" if args.name.is_none() => args.name = Some(input.parse()?),
+                "fuse" if args.fuse.is_none() => args.fuse = Some(input.parse()?),
+                "name" | "fuse" => return Err(syn::Error::new(key.span(), format!("`{key}` is given twice"))),
+                _ => {
+                    return Err(syn::Error::new(
+                        key.span(),
+                        format!("unknown option `{key}`; the options are `name = Type` and `fuse = true|false`"),
+                    ));
+                }
+            }
+        }
+        Ok(args)
+    }
+}
+
+fn expand(args: &Args) -> syn::Result<TokenStream> {
+    let at = args.path.span();
+    let written = args.path.value();
+    let dir = std::env::var("CARGO_MANIFEST_DIR").map_err(|_| syn::Error::new(at, "CARGO_MANIFEST_DIR is not set"))?;
+    let full = Path::new(&dir).join(&written);
+    let text = std::fs::read_to_string(&full).map_err(|e| {
+        syn::Error::new(at, format!("cannot read spec `{written}` (relative to the crate's CARGO_MANIFEST_DIR): {e}"))
+    })?;
+    let spec = Spec::parse(&text, &written).map_err(|e| syn::Error::new(at, e.to_string()))?;
+    let name = match &args.name {
+        Some(n) => n.to_string(),
+        None => default_name(spec.model.family).to_string(),
+    };
+    let mut options = Options::new(name);
+    options.fuse = args.fuse.as_ref().is_none_or(LitBool::value);
+    let generated = codegen::generate(&spec, &options).map_err(|e| syn::Error::new(at, e.to_string()))?;
+    let code = generated.tokens;
+    let track = full.display().to_string();
+    Ok(quote! {
+        #code
+        // Rebuild when the spec changes.
+        const _: &[u8] = include_bytes!(#track);
+    })
+}
+
+fn default_name(family: Family) -> &'static str {
+    match family {
+        Family::V1 => "MobileNetV1",
+        Family::V2 => "MobileNetV2",
+        Family::V3Large => "MobileNetV3Large",
+        Family::V3Small => "MobileNetV3Small",
+    }
+}

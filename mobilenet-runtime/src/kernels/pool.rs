@@ -1,0 +1,29 @@
+//! Global pooling and dense layers (the heads and squeeze-excite).
+
+use super::{Act, Opt};
+
+/// Mean over `pixels` pixels of `channels` channels.
+pub fn global_avg_pool(pixels: usize, channels: usize, x: &[f32], y: &mut [f32]) {
+    let y = &mut y[..channels];
+    y.fill(0.0);
+    for px in x[..pixels * channels].chunks_exact(channels) {
+        y.iter_mut().zip(px).for_each(|(a, v)| *a += v);
+    }
+    let inv = 1.0 / pixels as f32;
+    y.iter_mut().for_each(|a| *a *= inv);
+}
+
+/// Maximum over `pixels` pixels of `channels` channels.
+pub fn global_max_pool(pixels: usize, channels: usize, x: &[f32], y: &mut [f32]) {
+    let y = &mut y[..channels];
+    y.fill(f32::NEG_INFINITY);
+    for px in x[..pixels * channels].chunks_exact(channels) {
+        y.iter_mut().zip(px).for_each(|(a, v)| *a = a.max(*v));
+    }
+}
+
+/// `y = act(x [inputs] * k [inputs, units] + bias)`.
+#[allow(clippy::too_many_arguments)]
+pub fn dense(inputs: usize, units: usize, x: &[f32], k: &[f32], bias: Opt<'_>, act: Act, y: &mut [f32]) {
+    super::conv::pointwise(1, inputs, units, x, k, bias, act, None, y);
+}

@@ -1,0 +1,167 @@
+//! Kernels against direct, loop-by-loop definitions in f64.
+
+use super::*;
+
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn close(a: &[f32], b: &[f64], tol: f64) {
+    assert_eq!(a.len(), b.len());
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!((*x as f64 - y).abs() <= tol * (1.0 + y.abs()), "element {i}: {x} vs {y}");
+    }
+}
+
+/// Direct definition of a (depthwise if `mult > 0`) convolution.
+fn reference(g: &ConvGeom, mult: usize, x: &[f32], k: &[f32], bias: Option<&[f32]>) -> Vec<f64> {
+    let mut y = vec![0.0f64; g.oh * g.ow * g.cout];
+    for oy in 0..g.oh {
+        for ox in 0..g.ow {
+            for o in 0..g.cout {
+                let mut acc = bias.map_or(0.0, |b| b[o] as f64);
+                for ky in 0..g.kh {
+                    for kx in 0..g.kw {
+                        let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
+                        let ix = (ox * g.sw + kx) as isize - g.pad_left as isize;
+                        if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize {
+                            continue;
+                        }
+                        let p = (iy as usize * g.w + ix as usize) * g.cin;
+                        if let Some(ci) = o.checked_div(mult) {
+                            acc += x[p + ci] as f64 * k[(ky * g.kw + kx) * g.cout + o] as f64;
+                        } else {
+                            for i in 0..g.cin {
+                                acc += x[p + i] as f64 * k[((ky * g.kw + kx) * g.cin + i) * g.cout + o] as f64;
+                            }
+                        }
+                    }
+                }
+                y[(oy * g.ow + ox) * g.cout + o] = acc;
+            }
+        }
+    }
+    y
+}
+
+fn geom(h: usize, w: usize, cin: usize, cout: usize, k: usize, s: usize, pad: [usize; 4]) -> ConvGeom {
+    let [top, bottom, left, right] = pad;
+    ConvGeom {
+        h,
+        w,
+        cin,
+        cout,
+        kh: k,
+        kw: k,
+        sh: s,
+        sw: s,
+        pad_top: top,
+        pad_left: left,
+        oh: (h + top + bottom - k) / s + 1,
+        ow: (w + left + right - k) / s + 1,
+    }
+}
+
+#[test]
+fn conv2d_matches_the_definition_with_asymmetric_padding() {
+    for (g, seed) in [
+        (geom(9, 8, 3, 16, 3, 2, [0, 1, 0, 1]), 1),
+        (geom(7, 7, 4, 5, 3, 1, [1, 1, 1, 1]), 2),
+        (geom(6, 10, 2, 3, 5, 2, [1, 2, 2, 1]), 3),
+    ] {
+        let x = values(g.h * g.w * g.cin, seed);
+        let k = values(g.kh * g.kw * g.cin * g.cout, seed + 10);
+        let b = values(g.cout, seed + 20);
+        let mut y = vec![0.0; g.oh * g.ow * g.cout];
+        conv2d(&g, &x, &k, Some(&b), Act::Identity, None, &mut y);
+        close(&y, &reference(&g, 0, &x, &k, Some(&b)), 1e-5);
+    }
+}
+
+#[test]
+fn depthwise_matches_the_definition() {
+    for (g, mult, seed) in [
+        (geom(8, 8, 16, 16, 3, 2, [0, 1, 0, 1]), 1, 4),
+        (geom(7, 9, 24, 24, 5, 2, [2, 2, 2, 2]), 1, 5),
+        (geom(5, 5, 8, 8, 3, 1, [1, 1, 1, 1]), 1, 6),
+        (geom(6, 5, 3, 6, 3, 1, [1, 1, 1, 1]), 2, 7),
+    ] {
+        let x = values(g.h * g.w * g.cin, seed);
+        let k = values(g.kh * g.kw * g.cout, seed + 10);
+        let mut y = vec![0.0; g.oh * g.ow * g.cout];
+        depthwise(&g, mult, &x, &k, None, Act::Identity, None, &mut y);
+        close(&y, &reference(&g, mult, &x, &k, None), 1e-5);
+    }
+}
+
+#[test]
+fn pointwise_epilogue_is_bias_activation_residual() {
+    let (p, cin, cout) = (5, 7, 9);
+    let x = values(p * cin, 8);
+    let k: Vec<f32> = values(cin * cout, 9).iter().map(|v| v * 4.0).collect();
+    let b = values(cout, 10);
+    let r = values(p * cout, 11);
+    let mut y = vec![0.0; p * cout];
+    pointwise(p, cin, cout, &x, &k, Some(&b), Act::Relu6, Some(&r), &mut y);
+    let g = geom(1, p, cin, cout, 1, 1, [0; 4]);
+    let expected: Vec<f64> =
+        reference(&g, 0, &x, &k, Some(&b)).iter().zip(&r).map(|(v, r)| v.clamp(0.0, 6.0) + *r as f64).collect();
+    assert!(expected.iter().any(|v| *v > 6.5) && expected.iter().any(|v| *v < 0.5), "both clips exercised");
+    close(&y, &expected, 1e-5);
+}
+
+#[test]
+fn activations() {
+    let xs = [-4.0f32, -3.0, -1.5, 0.0, 2.0, 3.0, 6.5];
+    let mut v = xs;
+    Act::HardSwish.apply_all(&mut v);
+    close(&v, &xs.map(|x| x as f64 * ((x as f64 + 3.0).clamp(0.0, 6.0) / 6.0)), 1e-7);
+    let mut v = xs;
+    Act::Sigmoid.apply_all(&mut v);
+    close(&v, &xs.map(|x| 1.0 / (1.0 + (-(x as f64)).exp())), 1e-6);
+}
+
+#[test]
+fn exp_is_accurate_over_the_range() {
+    let mut x = -100.0f32;
+    while x < 88.0 {
+        let (ours, exact) = (libm_exp(x) as f64, (x as f64).exp());
+        // Relative accuracy for normal results; subnormals have fewer bits.
+        let tol = if exact > f32::MIN_POSITIVE as f64 { 3e-7 * exact } else { 1e-44 };
+        assert!((ours - exact).abs() <= tol, "exp({x}) = {ours}, not {exact}");
+        x += 0.37;
+    }
+    assert_eq!(libm_exp(-200.0), 0.0);
+    assert_eq!(libm_exp(100.0), f32::INFINITY);
+}
+
+#[test]
+fn pools_dense_softmax_pad_gate() {
+    let x = [1.0f32, -2.0, 3.0, 4.0, -5.0, 6.0];
+    let mut y = [0.0; 2];
+    global_avg_pool(3, 2, &x, &mut y);
+    assert_eq!(y, [-1.0 / 3.0, 8.0 / 3.0]);
+    global_max_pool(3, 2, &x, &mut y);
+    assert_eq!(y, [3.0, 6.0]);
+    let mut d = [0.0; 3];
+    dense(2, 3, &[1.0, 2.0], &[1.0, 0.0, -1.0, 0.5, 1.0, 2.0], Some(&[0.0, 0.0, 1.0]), Act::Relu, &mut d);
+    assert_eq!(d, [2.0, 2.0, 4.0]);
+    let mut s = [0.0; 3];
+    softmax(&[1.0, 2.0, 3.0], &mut s);
+    let e: Vec<f64> = [1.0f64, 2.0, 3.0].iter().map(|v| v.exp() / (1f64.exp() + 2f64.exp() + 3f64.exp())).collect();
+    close(&s, &e, 1e-6);
+    let mut p = [9.0; 2 * 4];
+    zero_pad(1, 1, 2, [0, 1, 0, 1], &[1.0, 2.0], &mut p);
+    assert_eq!(p, [1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    let mut g = [0.0; 4];
+    mul_gate(2, &[1.0, 2.0, 3.0, 4.0], &[0.5, 2.0], &mut g);
+    assert_eq!(g, [0.5, 4.0, 1.5, 8.0]);
+}

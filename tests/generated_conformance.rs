@@ -1,0 +1,102 @@
+//! Generated code, fused and unfused, reproduces Keras on every fixture and
+//! agrees with the reference interpreter.
+
+mod common;
+
+use common::{Fixture, assert_logits_match, max_abs_diff, shared_fixtures};
+use mobilenet_compiler::weights::Weights;
+use mobilenet_compiler::{interp, lower};
+use mobilenet_runtime::Network;
+use ndarray::{ArrayD, IxDyn};
+
+/// Runs every image of the fixture through `net`.
+fn run_all<N: Network>(net: &N, fixture: &Fixture) -> Vec<f32> {
+    let input = fixture.input();
+    let mut arena = vec![0.0; N::ARENA_LEN];
+    let mut out = vec![0.0; input.shape[0] * N::OUTPUT_LEN];
+    for (x, y) in input.data.chunks(N::INPUT_LEN).zip(out.chunks_mut(N::OUTPUT_LEN)) {
+        net.run(x, y, &mut arena);
+    }
+    out
+}
+
+fn interpreter(fixture: &Fixture) -> Vec<f32> {
+    let graph = lower(&fixture.spec()).unwrap();
+    let weights = Weights::load(&fixture.weights(), &graph).unwrap();
+    let input = fixture.input();
+    let x = ArrayD::from_shape_vec(IxDyn(&input.shape), input.data).unwrap();
+    interp::run(&graph, &weights, x.view()).unwrap().iter().copied().collect()
+}
+
+/// fused == unfused == interpreter == Keras.
+fn check<F: Network, U: Network>(fixture: &Fixture, fused: &F, unfused: &U) {
+    let expected = fixture.expected_logits();
+    let reference = interpreter(fixture);
+    for (what, out) in [("fused", run_all(fused, fixture)), ("unfused", run_all(unfused, fixture))] {
+        let rel = assert_logits_match(&format!("{} {what}", fixture.name), &out, &expected);
+        let (diff, scale) = max_abs_diff(&out, &reference);
+        assert!(diff <= 1e-4 * scale, "{} {what} vs interpreter: {diff:e}", fixture.name);
+        eprintln!("{} {what}: vs Keras {rel:e}, vs interpreter {:e}", fixture.name, diff / scale);
+    }
+}
+
+/// A test of the fixture in `tests/data/<dir>`, whose spec is `$spec`.
+macro_rules! small_fixture {
+    ($test:ident, $dir:literal, $spec:literal) => {
+        #[test]
+        fn $test() {
+            mobilenet_macros::mobilenet!($spec, name = Fused);
+            mobilenet_macros::mobilenet!($spec, name = Unfused, fuse = false);
+            let fixture = Fixture::open(&common::root().join("tests/data").join($dir));
+            let fused = Fused::load(fixture.weights()).unwrap();
+            let unfused = Unfused::load(fixture.weights()).unwrap();
+            check(&fixture, &fused, &unfused);
+        }
+    };
+}
+
+small_fixture!(v1_0_25_96, "v1_0.25_96_c10", "tests/data/v1_0.25_96_c10/spec.yaml");
+small_fixture!(v2_0_35_96, "v2_0.35_96_c10", "tests/data/v2_0.35_96_c10/spec.yaml");
+small_fixture!(v3large_0_5_64, "v3large_0.5_64_c10", "tests/data/v3large_0.5_64_c10/spec.yaml");
+small_fixture!(v3small_0_5_96x80, "v3small_0.5_96x80_c10", "tests/data/v3small_0.5_96x80_c10/spec.yaml");
+small_fixture!(keras_v1_0_1_33, "keras_v1_0.1_33", "tests/data/keras_v1_0.1_33/spec.yaml");
+small_fixture!(keras_v1_0_25_custom_max, "keras_v1_0.25_custom_max", "tests/data/keras_v1_0.25_custom_max/spec.yaml");
+small_fixture!(keras_v1_0_25_dm2, "keras_v1_0.25_dm2", "tests/data/keras_v1_0.25_dm2/spec.yaml");
+small_fixture!(keras_v2_0_1_32, "keras_v2_0.1_32", "tests/data/keras_v2_0.1_32/spec.yaml");
+small_fixture!(
+    keras_v3large_0_5_custom_flatten,
+    "keras_v3large_0.5_custom_flatten",
+    "tests/data/keras_v3large_0.5_custom_flatten/spec.yaml"
+);
+small_fixture!(
+    keras_v3small_0_35_prep_softmax,
+    "keras_v3small_0.35_prep_softmax",
+    "tests/data/keras_v3small_0.35_prep_softmax/spec.yaml"
+);
+small_fixture!(
+    keras_v3small_0_5_feat_max,
+    "keras_v3small_0.5_feat_max",
+    "tests/data/keras_v3small_0.5_feat_max/spec.yaml"
+);
+small_fixture!(keras_v3small_min, "keras_v3small_min", "tests/data/keras_v3small_min/spec.yaml");
+
+/// A full-size network of `../shared/fixtures/<dir>`, whose spec is `$spec`.
+macro_rules! shared_fixture {
+    ($test:ident, $dir:literal, $spec:literal) => {
+        #[test]
+        fn $test() {
+            mobilenet_macros::mobilenet!($spec, name = Fused);
+            mobilenet_macros::mobilenet!($spec, name = Unfused, fuse = false);
+            let Some(fixtures) = shared_fixtures(stringify!($test)) else { return };
+            let fixture = fixtures.into_iter().find(|f| f.name == $dir).expect("fixture present");
+            let fused = Fused::load(fixture.weights()).unwrap();
+            let unfused = Unfused::load(fixture.weights()).unwrap();
+            check(&fixture, &fused, &unfused);
+        }
+    };
+}
+
+shared_fixture!(v1_1_0_224, "v1_1.0_224", "specs/v1_1.0_224.yaml");
+shared_fixture!(v2_1_0_224, "v2_1.0_224", "specs/v2_1.0_224.yaml");
+shared_fixture!(v3large_1_0_224, "v3large_1.0_224", "specs/v3-large_1.0_224.yaml");
+shared_fixture!(v3small_1_0_224, "v3small_1.0_224", "specs/v3-small_1.0_224.yaml");

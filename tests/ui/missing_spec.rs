@@ -1,0 +1,3 @@
+mobilenet_macros::mobilenet!("ui/no_such_spec.yaml");
+
+fn main() {}

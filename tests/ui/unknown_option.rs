@@ -1,0 +1,3 @@
+mobilenet_macros::mobilenet!("ui/semantic.yaml", fused = false);
+
+fn main() {}
