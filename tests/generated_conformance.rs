@@ -7,6 +7,7 @@ use common::{Fixture, assert_logits_match, max_abs_diff, shared_fixtures};
 use mobilenet_compiler::weights::Weights;
 use mobilenet_compiler::{interp, lower};
 use mobilenet_runtime::Network;
+use mobilenet_runtime::kernels::Isa;
 use ndarray::{ArrayD, IxDyn};
 
 /// Runs every image of the fixture through `net`.
@@ -28,15 +29,16 @@ fn interpreter(fixture: &Fixture) -> Vec<f32> {
     interp::run(&graph, &weights, x.view()).unwrap().iter().copied().collect()
 }
 
-/// fused == unfused == interpreter == Keras.
-fn check<F: Network, U: Network>(fixture: &Fixture, fused: &F, unfused: &U) {
+/// fused == unfused == interpreter == Keras, with the kernels of `isa`.
+fn check<F: Network, U: Network>(fixture: &Fixture, isa: Isa, fused: &F, unfused: &U) {
     let expected = fixture.expected_logits();
     let reference = interpreter(fixture);
     for (what, out) in [("fused", run_all(fused, fixture)), ("unfused", run_all(unfused, fixture))] {
-        let rel = assert_logits_match(&format!("{} {what}", fixture.name), &out, &expected);
+        let what = format!("{} {what} {isa}", fixture.name);
+        let rel = assert_logits_match(&what, &out, &expected);
         let (diff, scale) = max_abs_diff(&out, &reference);
-        assert!(diff <= 1e-4 * scale, "{} {what} vs interpreter: {diff:e}", fixture.name);
-        eprintln!("{} {what}: vs Keras {rel:e}, vs interpreter {:e}", fixture.name, diff / scale);
+        assert!(diff <= 1e-4 * scale, "{what} vs interpreter: {diff:e}");
+        eprintln!("{what}: vs Keras {rel:e}, vs interpreter {:e}", diff / scale);
     }
 }
 
@@ -48,9 +50,12 @@ macro_rules! small_fixture {
             mobilenet_macros::mobilenet!($spec, name = Fused);
             mobilenet_macros::mobilenet!($spec, name = Unfused, fuse = false);
             let fixture = Fixture::open(&common::root().join("tests/data").join($dir));
-            let fused = Fused::load(fixture.weights()).unwrap();
-            let unfused = Unfused::load(fixture.weights()).unwrap();
-            check(&fixture, &fused, &unfused);
+            // Every instruction set this CPU has: the portable kernels always.
+            for isa in Isa::available() {
+                let fused = Fused::load_with(fixture.weights(), isa).unwrap();
+                let unfused = Unfused::load_with(fixture.weights(), isa).unwrap();
+                check(&fixture, isa, &fused, &unfused);
+            }
         }
     };
 }
@@ -89,9 +94,11 @@ macro_rules! shared_fixture {
             mobilenet_macros::mobilenet!($spec, name = Unfused, fuse = false);
             let Some(fixtures) = shared_fixtures(stringify!($test)) else { return };
             let fixture = fixtures.into_iter().find(|f| f.name == $dir).expect("fixture present");
-            let fused = Fused::load(fixture.weights()).unwrap();
-            let unfused = Unfused::load(fixture.weights()).unwrap();
-            check(&fixture, &fused, &unfused);
+            for isa in Isa::available() {
+                let fused = Fused::load_with(fixture.weights(), isa).unwrap();
+                let unfused = Unfused::load_with(fixture.weights(), isa).unwrap();
+                check(&fixture, isa, &fused, &unfused);
+            }
         }
     };
 }

@@ -50,7 +50,9 @@ fn weights(fixture: &str, tensors: &[TensorSpec<'_>]) -> Vec<u8> {
         .collect();
     let views: HashMap<&str, safetensors::tensor::TensorView<'_>> = data
         .iter()
-        .map(|(k, shape, b)| (k.as_str(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), b).unwrap()))
+        .map(|(k, shape, b)| {
+            (k.as_str(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), b).unwrap())
+        })
         .collect();
     safetensors::serialize(views, None).unwrap()
 }
@@ -74,7 +76,8 @@ macro_rules! network {
         let w = Weights::from_bytes($fixture, &bytes, &graph).unwrap();
         let dims: Vec<usize> = std::iter::once(1).chain(graph.input_shape().dims()).collect();
         let x = ArrayD::from_shape_vec(IxDyn(&dims), input(graph.input_shape().len())).unwrap();
-        $c.benchmark_group($group).bench_function("interpreter", |b| b.iter(|| interp::run(&graph, &w, black_box(x.view())).unwrap()));
+        $c.benchmark_group($group)
+            .bench_function("interpreter", |b| b.iter(|| interp::run(&graph, &w, black_box(x.view())).unwrap()));
         time($c, $group, "unfused", &<$unfused>::from_safetensors(&bytes).unwrap());
         time($c, $group, "fused", &<$fused>::from_safetensors(&bytes).unwrap());
     }};
@@ -83,8 +86,22 @@ macro_rules! network {
 fn networks(c: &mut Criterion) {
     network!(c, "v1_1.0_224", "specs/v1_1.0_224.yaml", "v1_1.0_224", MobileNetV1, unfused::MobileNetV1);
     network!(c, "v2_1.0_224", "specs/v2_1.0_224.yaml", "v2_1.0_224", MobileNetV2, unfused::MobileNetV2);
-    network!(c, "v3-large_1.0_224", "specs/v3-large_1.0_224.yaml", "v3large_1.0_224", MobileNetV3Large, unfused::MobileNetV3Large);
-    network!(c, "v3-small_1.0_224", "specs/v3-small_1.0_224.yaml", "v3small_1.0_224", MobileNetV3Small, unfused::MobileNetV3Small);
+    network!(
+        c,
+        "v3-large_1.0_224",
+        "specs/v3-large_1.0_224.yaml",
+        "v3large_1.0_224",
+        MobileNetV3Large,
+        unfused::MobileNetV3Large
+    );
+    network!(
+        c,
+        "v3-small_1.0_224",
+        "specs/v3-small_1.0_224.yaml",
+        "v3small_1.0_224",
+        MobileNetV3Small,
+        unfused::MobileNetV3Small
+    );
 }
 
 criterion_group! {

@@ -38,7 +38,9 @@ fn run() -> Result<(), Box<dyn Error>> {
         None => None,
     };
     let [model, weights, inputs @ ..] = args.as_slice() else {
-        return Err("usage: top5 <v1|v2|v3-large|v3-small> <weights.safetensors> <image or .npy>... [--labels FILE]".into());
+        return Err(
+            "usage: top5 <v1|v2|v3-large|v3-small> <weights.safetensors> <image or .npy>... [--labels FILE]".into()
+        );
     };
     if inputs.is_empty() {
         return Err("give at least one image or .npy file".into());
@@ -53,7 +55,11 @@ fn run() -> Result<(), Box<dyn Error>> {
     }
 }
 
-fn classify<N: Network>(net: Result<N, WeightError>, inputs: &[String], labels: Option<&[String]>) -> Result<(), Box<dyn Error>> {
+fn classify<N: Network>(
+    net: Result<N, WeightError>,
+    inputs: &[String],
+    labels: Option<&[String]>,
+) -> Result<(), Box<dyn Error>> {
     let net = net?;
     let (h, w) = (N::INPUT_SHAPE[0], N::INPUT_SHAPE[1]);
     // The only allocations: the arena and output, once.
@@ -64,7 +70,11 @@ fn classify<N: Network>(net: Result<N, WeightError>, inputs: &[String], labels: 
             let started = std::time::Instant::now();
             net.run(image, &mut logits, &mut arena);
             let elapsed = started.elapsed();
-            println!("{input}{}: ({:.2} ms)", if i > 0 { format!("[{i}]") } else { String::new() }, elapsed.as_secs_f64() * 1e3);
+            println!(
+                "{input}{}: ({:.2} ms)",
+                if i > 0 { format!("[{i}]") } else { String::new() },
+                elapsed.as_secs_f64() * 1e3
+            );
             for (class, p) in top5(&logits) {
                 let name = labels.and_then(|l| l.get(class)).map_or(String::new(), |l| format!(" {l}"));
                 println!("  {class:>5}{name}  {:.4}", p);

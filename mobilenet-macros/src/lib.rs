@@ -24,7 +24,8 @@ use syn::{Ident, LitBool, LitStr, Token};
 /// manifest directory) into a type with `load` and an allocation-free
 /// `forward`. Options: `name = Type` (default: `MobileNetV1`,
 /// `MobileNetV2`, `MobileNetV3Large` or `MobileNetV3Small`), `fuse = false`
-/// (the unfused program, for comparison).
+/// (the unfused program, for comparison), `profile = true` (also emit
+/// `forward_timed`, which times each step, and `STEP_NAMES`).
 #[proc_macro]
 pub fn mobilenet(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     let args = syn::parse_macro_input!(input as Args);
@@ -38,12 +39,13 @@ struct Args {
     path: LitStr,
     name: Option<Ident>,
     fuse: Option<LitBool>,
+    profile: Option<LitBool>,
 }
 
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let path: LitStr = input.parse()?;
-        let mut args = Args { path, name: None, fuse: None };
+        let mut args = Args { path, name: None, fuse: None, profile: None };
         while !input.is_empty() {
             input.parse::<Token![,]>()?;
             if input.is_empty() {
@@ -54,11 +56,17 @@ impl Parse for Args {
             match key.to_string().as_str() {
                 "name" if args.name.is_none() => args.name = Some(input.parse()?),
                 "fuse" if args.fuse.is_none() => args.fuse = Some(input.parse()?),
-                "name" | "fuse" => return Err(syn::Error::new(key.span(), format!("`{key}` is given twice"))),
+                "profile" if args.profile.is_none() => args.profile = Some(input.parse()?),
+                "name" | "fuse" | "profile" => {
+                    return Err(syn::Error::new(key.span(), format!("`{key}` is given twice")));
+                }
                 _ => {
                     return Err(syn::Error::new(
                         key.span(),
-                        format!("unknown option `{key}`; the options are `name = Type` and `fuse = true|false`"),
+                        format!(
+                            "unknown option `{key}`; the options are `name = Type`, `fuse = true|false` and \
+                             `profile = true|false`"
+                        ),
                     ));
                 }
             }
@@ -82,6 +90,7 @@ fn expand(args: &Args) -> syn::Result<TokenStream> {
     };
     let mut options = Options::new(name);
     options.fuse = args.fuse.as_ref().is_none_or(LitBool::value);
+    options.profile = args.profile.as_ref().is_some_and(LitBool::value);
     let generated = codegen::generate(&spec, &options).map_err(|e| syn::Error::new(at, e.to_string()))?;
     let code = generated.tokens;
     let track = full.display().to_string();

@@ -1,6 +1,7 @@
 //! Load-time weight preparation: what generated `load` functions do to the
 //! Keras tensors before the first `forward`.
 
+use crate::kernels::{Isa, pack};
 use crate::weights::Tensor;
 
 /// A range of the prepared weight buffer.
@@ -30,18 +31,44 @@ pub struct BnTensors {
     pub epsilon: f32,
 }
 
+/// How a layer's kernel is laid out for its kernel function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pack {
+    /// A `[k][n]` GEMM operand (pointwise and regular convs, dense layers).
+    Gemm { k: usize, n: usize },
+    /// Depthwise `[taps][c]`.
+    Depthwise { taps: usize, c: usize },
+}
+
+impl Pack {
+    fn outputs(self) -> usize {
+        match self {
+            Pack::Gemm { n, .. } => n,
+            Pack::Depthwise { c, .. } => c,
+        }
+    }
+}
+
 /// One preparation step of a generated model's weight table.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Step {
-    /// A conv or dense layer: its kernel, and a bias if it has one or a
-    /// BatchNorm is folded into it.
-    Layer { kernel: Span, kernel_tensor: usize, bias: Option<(Span, Option<usize>)>, bn: Option<BnTensors> },
+    /// A conv or dense layer: its packed kernel and its bias (the layer's
+    /// own, a folded BatchNorm's, both, or zeros).
+    Layer {
+        kernel: Span,
+        kernel_tensor: usize,
+        bias: Span,
+        bias_tensor: Option<usize>,
+        bn: Option<BnTensors>,
+        pack: Pack,
+    },
     /// A standalone BatchNorm: per-channel scale and shift.
     BatchNorm { scale: Span, shift: Span, bn: BnTensors },
 }
 
-/// Fills the prepared weight buffer `w` from the loaded tensors `t`.
-pub fn run(steps: &[Step], t: &[Tensor], w: &mut [f32]) {
+/// Fills the prepared weight buffer `w` from the loaded tensors `t`, packed
+/// for `isa`.
+pub fn run(steps: &[Step], t: &[Tensor], w: &mut [f32], isa: Isa) {
     let bn = |b: &BnTensors| BatchNorm {
         gamma: &t[b.gamma].data,
         beta: &t[b.beta].data,
@@ -51,19 +78,23 @@ pub fn run(steps: &[Step], t: &[Tensor], w: &mut [f32]) {
     };
     for step in steps {
         match step {
-            Step::Layer { kernel: k, kernel_tensor, bias: None, .. } => {
-                self::kernel(&mut w[k.range()], &t[*kernel_tensor].data);
-            }
-            Step::Layer { kernel: k, kernel_tensor, bias: Some((b, bias_tensor)), bn: b_n } => {
-                assert!(k.offset + k.len <= b.offset, "the bias follows the kernel");
-                let (lo, hi) = w.split_at_mut(b.offset);
+            Step::Layer { kernel, kernel_tensor, bias, bias_tensor, bn: b_n, pack } => {
+                let src = &t[*kernel_tensor].data;
+                let mut k = vec![0.0; src.len()];
+                let mut b = vec![0.0; pack.outputs()];
                 kernel_and_bias(
-                    &mut lo[k.range()],
-                    &mut hi[..b.len],
-                    &t[*kernel_tensor].data,
+                    &mut k,
+                    &mut b,
+                    src,
                     bias_tensor.map(|i| t[i].data.as_slice()),
                     b_n.as_ref().map(bn).as_ref(),
                 );
+                let dst = &mut w[kernel.range()];
+                match *pack {
+                    Pack::Gemm { k: rows, n } => pack::gemm(isa, &k, rows, n, dst),
+                    Pack::Depthwise { taps, c } => pack::depthwise(isa, &k, taps, c, dst),
+                }
+                pack::bias(&b, &mut w[bias.range()]);
             }
             Step::BatchNorm { scale, shift, bn: b_n } => {
                 assert!(scale.offset + scale.len <= shift.offset, "the shift follows the scale");
@@ -116,11 +147,6 @@ pub fn kernel_and_bias(
             out_kernel[c..].iter_mut().step_by(cout).for_each(|w| *w *= s);
         }
     }
-}
-
-/// A layer's kernel without bias (unfused program).
-pub fn kernel(out_kernel: &mut [f32], kernel: &[f32]) {
-    out_kernel.copy_from_slice(kernel);
 }
 
 /// Per-channel `scale` and `shift` of a standalone BatchNorm (unfused program).

@@ -78,13 +78,19 @@ fn option(t: Option<TokenStream>) -> TokenStream {
     }
 }
 
+fn slot(s: Option<super::layout::Slot>) -> TokenStream {
+    s.expect("laid out").read()
+}
+
+/// The nodes that take a step of `forward` (not the input, not views).
+pub(super) fn step_nodes(graph: &Graph) -> impl Iterator<Item = crate::ir::NodeId> + '_ {
+    graph.ids().filter(|&id| !matches!(graph.node(id).op, Op::Input) && !Plan::is_alias(graph, id))
+}
+
 pub(super) fn steps(graph: &Graph, plan: &Plan, layout: &Layout, _rt: &TokenStream) -> Vec<TokenStream> {
     let mut out = Vec::new();
-    for id in graph.ids() {
+    for id in step_nodes(graph) {
         let node = graph.node(id);
-        if matches!(node.op, Op::Input) || Plan::is_alias(graph, id) {
-            continue;
-        }
         let write = match plan.storage(id) {
             Storage::Output => Write::Output,
             Storage::Arena { offset, len } => Write::Arena { offset, len },
@@ -99,8 +105,7 @@ pub(super) fn steps(graph: &Graph, plan: &Plan, layout: &Layout, _rt: &TokenStre
             Op::Conv(c) => {
                 let x = input(0);
                 let residual = option(c.residual.then(|| input(1)));
-                let kernel = nw.kernel.expect("laid out").read();
-                let bias = option(nw.bias.map(|b| b.read()));
+                let (kernel, bias) = (slot(nw.kernel), slot(nw.bias));
                 let a = act(c.activation);
                 let pixels = lit(dims(in_shape(0)).0 * dims(in_shape(0)).1);
                 let (h, w, cin) = dim_lits(in_shape(0));
@@ -113,12 +118,12 @@ pub(super) fn steps(graph: &Graph, plan: &Plan, layout: &Layout, _rt: &TokenStre
                 match c.kind {
                     ConvKind::Depthwise { multiplier } => {
                         let m = lit(multiplier as usize);
-                        quote!(k::depthwise(#geom, #m, #x, #kernel, #bias, #a, #residual, y);)
+                        quote!(k::depthwise(isa, #geom, #m, #x, #kernel, #bias, #a, #residual, y);)
                     }
                     ConvKind::Regular if c.is_pointwise() => {
-                        quote!(k::pointwise(#pixels, #cin, #cout, #x, #kernel, #bias, #a, #residual, y);)
+                        quote!(k::pointwise(isa, #pixels, #cin, #cout, #x, #kernel, #bias, #a, #residual, y);)
                     }
-                    ConvKind::Regular => quote!(k::conv2d(#geom, #x, #kernel, #bias, #a, #residual, y);),
+                    ConvKind::Regular => quote!(k::conv2d(isa, #geom, #x, #kernel, #bias, #a, #residual, y);),
                 }
             }
             Op::BatchNorm(bn) => {
@@ -162,19 +167,18 @@ pub(super) fn steps(graph: &Graph, plan: &Plan, layout: &Layout, _rt: &TokenStre
             }
             Op::Dense(d) => {
                 let x = input(0);
-                let kernel = nw.kernel.expect("laid out").read();
-                let bias = option(nw.bias.map(|b| b.read()));
+                let (kernel, bias) = (slot(nw.kernel), slot(nw.bias));
                 let (inputs, units) = (lit(d.in_features as usize), lit(d.units as usize));
                 match d.activation {
                     Some(DenseAct::Softmax) => quote! {
-                        k::dense(#inputs, #units, #x, #kernel, #bias, k::Act::Identity, y);
+                        k::dense(isa, #inputs, #units, #x, #kernel, #bias, k::Act::Identity, y);
                         k::softmax_in_place(y);
                     },
                     Some(DenseAct::Elementwise(a)) => {
                         let a = act(Some(a));
-                        quote!(k::dense(#inputs, #units, #x, #kernel, #bias, #a, y);)
+                        quote!(k::dense(isa, #inputs, #units, #x, #kernel, #bias, #a, y);)
                     }
-                    None => quote!(k::dense(#inputs, #units, #x, #kernel, #bias, k::Act::Identity, y);),
+                    None => quote!(k::dense(isa, #inputs, #units, #x, #kernel, #bias, k::Act::Identity, y);),
                 }
             }
             Op::Softmax => {

@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 
-use crate::ir::{BatchNorm, Graph, Op, Param};
+use mobilenet_runtime::kernels::pack;
+use mobilenet_runtime::prepare::Pack;
+
+use crate::ir::{BatchNorm, ConvKind, Graph, Op, Param};
 
 /// Prepared weights start at multiples of this many floats (64 bytes).
 const ALIGN: usize = 16;
@@ -33,9 +36,9 @@ impl Slot {
 /// The prepared weights of one node.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct NodeWeights {
-    /// Conv / dense kernel (BatchNorm folded in if fused).
+    /// Conv / dense kernel (BatchNorm folded in if fused), packed.
     pub kernel: Option<Slot>,
-    /// Conv / dense bias: own bias and/or folded BatchNorm shift. Follows `kernel`.
+    /// Conv / dense bias: own bias and/or folded BatchNorm shift, or zeros.
     pub bias: Option<Slot>,
     /// Standalone BatchNorm scale, followed by its shift.
     pub scale: Option<Slot>,
@@ -66,16 +69,13 @@ impl Layout {
             .nodes()
             .iter()
             .map(|n| match &n.op {
-                Op::Conv(c) => NodeWeights {
-                    kernel: Some(slot(c.kernel_shape().iter().product())),
-                    bias: (c.bias || c.batch_norm.is_some()).then(|| slot(c.out_channels as usize)),
-                    ..NodeWeights::default()
-                },
-                Op::Dense(d) => NodeWeights {
-                    kernel: Some(slot(d.in_features as usize * d.units as usize)),
-                    bias: (d.bias || d.batch_norm.is_some()).then(|| slot(d.units as usize)),
-                    ..NodeWeights::default()
-                },
+                Op::Conv(_) | Op::Dense(_) => {
+                    let (kernel, bias) = match pack_of(&n.op) {
+                        Pack::Gemm { k, n } => (pack::gemm_len(k, n), pack::gemm_bias_len(n)),
+                        Pack::Depthwise { taps, c } => (pack::depthwise_len(taps, c), pack::depthwise_bias_len(c)),
+                    };
+                    NodeWeights { kernel: Some(slot(kernel)), bias: Some(slot(bias)), ..NodeWeights::default() }
+                }
                 Op::BatchNorm(bn) => NodeWeights {
                     scale: Some(slot(bn.channels as usize)),
                     shift: Some(slot(bn.channels as usize)),
@@ -137,18 +137,13 @@ impl Layout {
                 _ => continue,
             };
             let kernel = span(nw.kernel.expect("laid out"));
+            let bias = span(nw.bias.expect("laid out"));
             let kernel_tensor = self.tensor(&format!("{layer}/kernel"));
-            let bias = match nw.bias {
-                None => quote!(None),
-                Some(b) => {
-                    let b = span(b);
-                    if own_bias {
-                        let t = self.tensor(&format!("{layer}/bias"));
-                        quote!(Some((#b, Some(#t))))
-                    } else {
-                        quote!(Some((#b, None)))
-                    }
-                }
+            let bias_tensor = if own_bias {
+                let t = self.tensor(&format!("{layer}/bias"));
+                quote!(Some(#t))
+            } else {
+                quote!(None)
             };
             let bn = match bn {
                 Some(bn) => {
@@ -157,9 +152,39 @@ impl Layout {
                 }
                 None => quote!(None),
             };
-            out.push(quote!(#rt::prepare::Step::Layer { kernel: #kernel, kernel_tensor: #kernel_tensor, bias: #bias, bn: #bn }));
+            let pack = match pack_of(&n.op) {
+                Pack::Gemm { k, n } => {
+                    let (k, n) = (lit(k), lit(n));
+                    quote!(#rt::prepare::Pack::Gemm { k: #k, n: #n })
+                }
+                Pack::Depthwise { taps, c } => {
+                    let (taps, c) = (lit(taps), lit(c));
+                    quote!(#rt::prepare::Pack::Depthwise { taps: #taps, c: #c })
+                }
+            };
+            out.push(quote! {
+                #rt::prepare::Step::Layer {
+                    kernel: #kernel, kernel_tensor: #kernel_tensor, bias: #bias, bias_tensor: #bias_tensor, bn: #bn, pack: #pack
+                }
+            });
         }
         out
+    }
+}
+
+/// How the kernel function of a conv or dense layer wants its weights.
+fn pack_of(op: &Op) -> Pack {
+    match op {
+        Op::Conv(c) => match c.kind {
+            ConvKind::Depthwise { .. } => {
+                Pack::Depthwise { taps: (c.kernel[0] * c.kernel[1]) as usize, c: c.out_channels as usize }
+            }
+            ConvKind::Regular => {
+                Pack::Gemm { k: (c.kernel[0] * c.kernel[1] * c.in_channels) as usize, n: c.out_channels as usize }
+            }
+        },
+        Op::Dense(d) => Pack::Gemm { k: d.in_features as usize, n: d.units as usize },
+        _ => unreachable!("only conv and dense layers have kernels"),
     }
 }
 

@@ -30,11 +30,13 @@ pub struct Options {
     pub fuse: bool,
     /// Path of the runtime crate in the generated code.
     pub runtime: TokenStream,
+    /// Also emit `forward_timed`, which records each step's duration (uses `std`).
+    pub profile: bool,
 }
 
 impl Options {
     pub fn new(type_name: impl Into<String>) -> Options {
-        Options { type_name: type_name.into(), fuse: true, runtime: quote!(::mobilenet_runtime) }
+        Options { type_name: type_name.into(), fuse: true, runtime: quote!(::mobilenet_runtime), profile: false }
     }
 }
 
@@ -80,6 +82,30 @@ pub fn emit(graph: Graph, options: &Options) -> Generated {
     let tensors = layout.tensor_specs(rt);
     let prepare = layout.prepare_steps(&graph, rt);
     let steps = forward::steps(&graph, &plan, &layout, rt);
+    let timed = options.profile.then(|| {
+        let names: Vec<String> = forward::step_nodes(&graph).map(|id| graph.node(id).name.clone()).collect();
+        let count = lit(names.len());
+        let timed_steps = steps.iter().enumerate().map(|(i, step)| {
+            let i = lit(i);
+            quote! {
+                let started = ::std::time::Instant::now();
+                #step
+                times[#i] += started.elapsed().as_secs_f64();
+            }
+        });
+        quote! {
+            /// The IR node each step of `forward` computes, in order.
+            pub const STEP_NAMES: [&'static str; #count] = [#(#names),*];
+
+            /// [`Self::forward`], adding each step's duration in seconds to `times`.
+            pub fn forward_timed(&self, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [f32; #arena_len], times: &mut [f64; #count]) {
+                use #rt::kernels as k;
+                let (w, isa): (&[f32], k::Isa) = (&self.w, self.isa);
+                let _ = (&w, &isa, &input, &arena);
+                #(#timed_steps)*
+            }
+        }
+    });
 
     let doc = format!(
         "`{}`, compiled by mobilenet-rs ({}): input `{}`, output `{}`, {} parameters, arena of {} floats.",
@@ -95,6 +121,7 @@ pub fn emit(graph: Graph, options: &Options) -> Generated {
         #[doc = #doc]
         pub struct #name {
             w: ::std::boxed::Box<[f32]>,
+            isa: #rt::kernels::Isa,
         }
 
         #[allow(unused_doc_comments, clippy::all)]
@@ -116,24 +143,40 @@ pub fn emit(graph: Graph, options: &Options) -> Generated {
             /// How the weight buffer is prepared from [`Self::TENSORS`].
             const PREPARE: &'static [#rt::prepare::Step] = &[#(#prepare),*];
 
-            /// Loads Keras-named weights from a safetensors file.
+            /// Loads Keras-named weights from a safetensors file, for the
+            /// fastest kernels this CPU runs.
             pub fn load(path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<Self, #rt::weights::WeightError> {
+                Self::load_with(path, #rt::kernels::Isa::detect())
+            }
+
+            /// Like [`Self::load`], for the kernels of `isa`.
+            pub fn load_with(path: impl ::core::convert::AsRef<::std::path::Path>, isa: #rt::kernels::Isa) -> ::core::result::Result<Self, #rt::weights::WeightError> {
                 let t = #rt::weights::load_file(path.as_ref(), Self::TENSORS)?;
-                Ok(Self::from_tensors(&t))
+                Ok(Self::from_tensors(&t, isa))
             }
 
             /// Loads Keras-named weights from the bytes of a safetensors file.
             pub fn from_safetensors(bytes: &[u8]) -> ::core::result::Result<Self, #rt::weights::WeightError> {
-                let t = #rt::weights::load_bytes("<safetensors bytes>", bytes, Self::TENSORS)?;
-                Ok(Self::from_tensors(&t))
+                Self::from_safetensors_with(bytes, #rt::kernels::Isa::detect())
             }
 
-            /// Prepares the kernels' weights (BatchNorm folded where fused).
-            /// The only place the model allocates.
-            fn from_tensors(t: &[#rt::weights::Tensor]) -> Self {
+            /// Like [`Self::from_safetensors`], for the kernels of `isa`.
+            pub fn from_safetensors_with(bytes: &[u8], isa: #rt::kernels::Isa) -> ::core::result::Result<Self, #rt::weights::WeightError> {
+                let t = #rt::weights::load_bytes("<safetensors bytes>", bytes, Self::TENSORS)?;
+                Ok(Self::from_tensors(&t, isa))
+            }
+
+            /// Prepares the kernels' weights: BatchNorm folded where fused,
+            /// packed for `isa`. The only place the model allocates.
+            fn from_tensors(t: &[#rt::weights::Tensor], isa: #rt::kernels::Isa) -> Self {
                 let mut w = ::std::vec![0.0f32; #weights_len];
-                #rt::prepare::run(Self::PREPARE, t, &mut w);
-                Self { w: w.into_boxed_slice() }
+                #rt::prepare::run(Self::PREPARE, t, &mut w, isa);
+                Self { w: w.into_boxed_slice(), isa }
+            }
+
+            /// The instruction set the kernels run with.
+            pub fn isa(&self) -> #rt::kernels::Isa {
+                self.isa
             }
 
             /// A zeroed arena for [`Self::forward`], on the heap.
@@ -145,10 +188,12 @@ pub fn emit(graph: Graph, options: &Options) -> Generated {
             /// intermediate value lives in `arena`.
             pub fn forward(&self, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [f32; #arena_len]) {
                 use #rt::kernels as k;
-                let w: &[f32] = &self.w;
-                let _ = (&w, &input, &arena);
+                let (w, isa): (&[f32], k::Isa) = (&self.w, self.isa);
+                let _ = (&w, &isa, &input, &arena);
                 #(#steps)*
             }
+
+            #timed
         }
 
         impl #rt::Network for #name {

@@ -1,7 +1,9 @@
-//! Convolutions: regular (any kernel), pointwise (1x1, the GEMM of
-//! MobileNets) and depthwise, each with a fused epilogue.
+//! Regular convolutions (the stem; any kernel size) as GEMMs over rows of
+//! im2col'd pixels built on the stack, and the geometry shared with the
+//! depthwise kernel.
 
-use super::{Act, Opt};
+use super::gemm::{Gemm, gemm};
+use super::{Act, Isa, Opt};
 
 /// Geometry of a 2-D convolution on one NHWC image. Padding is implicit:
 /// input pixels outside `[0, h) x [0, w)` are zero; output pixel `(oy, ox)`
@@ -47,137 +49,83 @@ impl ConvGeom {
             pad_left: pad[1],
         }
     }
-
-    /// The input rows `[y0, y1)` an output row's kernel window covers,
-    /// clipped to the image, with the first kernel row used.
-    #[inline(always)]
-    fn rows(&self, oy: usize) -> (usize, usize, usize) {
-        let top = (oy * self.sh) as isize - self.pad_top as isize;
-        let y0 = top.max(0) as usize;
-        let y1 = ((top + self.kh as isize).min(self.h as isize)).max(0) as usize;
-        (y0, y1, (y0 as isize - top) as usize)
-    }
-
-    #[inline(always)]
-    fn cols(&self, ox: usize) -> (usize, usize, usize) {
-        let left = (ox * self.sw) as isize - self.pad_left as isize;
-        let x0 = left.max(0) as usize;
-        let x1 = ((left + self.kw as isize).min(self.w as isize)).max(0) as usize;
-        (x0, x1, (x0 as isize - left) as usize)
-    }
 }
 
-/// Writes `bias` (or zeros) into an output pixel.
-#[inline(always)]
-fn init(acc: &mut [f32], bias: Opt<'_>) {
-    match bias {
-        Some(b) => acc.copy_from_slice(b),
-        None => acc.fill(0.0),
-    }
-}
+/// Floats of the on-stack im2col buffer (32 KiB).
+const IM2COL: usize = 8192;
 
-/// Applies activation then residual to a finished output pixel.
-#[inline(always)]
-fn finish(acc: &mut [f32], act: Act, residual: Opt<'_>) {
-    act.apply_all(acc);
-    if let Some(r) = residual {
-        acc.iter_mut().zip(r).for_each(|(a, r)| *a += r);
-    }
-}
-
-/// Regular convolution, kernel `[kh, kw, cin, cout]`.
+/// Regular convolution with a fused epilogue; `w` is the kernel
+/// `[kh * kw * cin][cout]` packed by [`super::pack::gemm`].
 #[allow(clippy::too_many_arguments)]
-pub fn conv2d(g: &ConvGeom, x: &[f32], k: &[f32], bias: Opt<'_>, act: Act, residual: Opt<'_>, y: &mut [f32]) {
-    let (cin, cout) = (g.cin, g.cout);
-    assert!(x.len() >= g.h * g.w * cin && y.len() >= g.oh * g.ow * cout && k.len() >= g.kh * g.kw * cin * cout);
+pub fn conv2d(isa: Isa, g: &ConvGeom, x: &[f32], w: &[f32], bias: &[f32], act: Act, residual: Opt<'_>, y: &mut [f32]) {
+    let k = g.kh * g.kw * g.cin;
+    assert!(x.len() >= g.h * g.w * g.cin && y.len() >= g.oh * g.ow * g.cout);
+    assert!(k <= IM2COL, "a {}x{}x{} window does not fit the im2col buffer", g.kh, g.kw, g.cin);
+    let mut buf = [0.0f32; IM2COL];
+    let chunk = (IM2COL / k).min(g.ow).max(1);
     for oy in 0..g.oh {
-        let (y0, y1, ky0) = g.rows(oy);
-        for ox in 0..g.ow {
-            let (x0, x1, kx0) = g.cols(ox);
-            let o = (oy * g.ow + ox) * cout;
-            let acc = &mut y[o..o + cout];
-            init(acc, bias);
-            for (iy, ky) in (y0..y1).zip(ky0..) {
-                for (ix, kx) in (x0..x1).zip(kx0..) {
-                    let px = &x[(iy * g.w + ix) * cin..][..cin];
-                    let kt = &k[(ky * g.kw + kx) * cin * cout..][..cin * cout];
-                    for (ci, &xv) in px.iter().enumerate() {
-                        let row = &kt[ci * cout..][..cout];
-                        acc.iter_mut().zip(row).for_each(|(a, w)| *a += xv * w);
-                    }
-                }
-            }
-            finish(acc, act, residual.map(|r| &r[o..o + cout]));
-        }
-    }
-}
-
-/// 1x1 convolution over `pixels` pixels: `y = x [pixels, cin] * k [cin, cout]`,
-/// then the epilogue.
-#[allow(clippy::too_many_arguments)]
-pub fn pointwise(
-    pixels: usize,
-    cin: usize,
-    cout: usize,
-    x: &[f32],
-    k: &[f32],
-    bias: Opt<'_>,
-    act: Act,
-    residual: Opt<'_>,
-    y: &mut [f32],
-) {
-    assert!(x.len() >= pixels * cin && y.len() >= pixels * cout && k.len() >= cin * cout);
-    for p in 0..pixels {
-        let acc = &mut y[p * cout..][..cout];
-        init(acc, bias);
-        let px = &x[p * cin..][..cin];
-        for (ci, &xv) in px.iter().enumerate() {
-            let row = &k[ci * cout..][..cout];
-            acc.iter_mut().zip(row).for_each(|(a, w)| *a += xv * w);
-        }
-        finish(acc, act, residual.map(|r| &r[p * cout..][..cout]));
-    }
-}
-
-/// Depthwise convolution, kernel `[kh, kw, cin * multiplier]`: output
-/// channel `c * multiplier + j` reads input channel `c`.
-#[allow(clippy::too_many_arguments)]
-pub fn depthwise(
-    g: &ConvGeom,
-    multiplier: usize,
-    x: &[f32],
-    k: &[f32],
-    bias: Opt<'_>,
-    act: Act,
-    residual: Opt<'_>,
-    y: &mut [f32],
-) {
-    let (cin, cout) = (g.cin, g.cout);
-    assert!(cout == cin * multiplier);
-    assert!(x.len() >= g.h * g.w * cin && y.len() >= g.oh * g.ow * cout && k.len() >= g.kh * g.kw * cout);
-    for oy in 0..g.oh {
-        let (y0, y1, ky0) = g.rows(oy);
-        for ox in 0..g.ow {
-            let (x0, x1, kx0) = g.cols(ox);
-            let o = (oy * g.ow + ox) * cout;
-            let acc = &mut y[o..o + cout];
-            init(acc, bias);
-            for (iy, ky) in (y0..y1).zip(ky0..) {
-                for (ix, kx) in (x0..x1).zip(kx0..) {
-                    let px = &x[(iy * g.w + ix) * cin..][..cin];
-                    let kt = &k[(ky * g.kw + kx) * cout..][..cout];
-                    if multiplier == 1 {
-                        acc.iter_mut().zip(px).zip(kt).for_each(|((a, xv), w)| *a += xv * w);
+        let mut ox0 = 0;
+        while ox0 < g.ow {
+            let pixels = chunk.min(g.ow - ox0);
+            for (i, ox) in (ox0..ox0 + pixels).enumerate() {
+                let row = &mut buf[i * k..(i + 1) * k];
+                let left = (ox * g.sw) as isize - g.pad_left as isize;
+                let span = g.kw * g.cin;
+                for ky in 0..g.kh {
+                    let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
+                    let dst = &mut row[ky * span..][..span];
+                    if iy < 0 || iy >= g.h as isize {
+                        dst.fill(0.0);
+                    } else if left >= 0 && left as usize + g.kw <= g.w {
+                        // The window row lies inside the image: one copy.
+                        dst.copy_from_slice(&x[(iy as usize * g.w + left as usize) * g.cin..][..span]);
                     } else {
-                        for (c, &xv) in px.iter().enumerate() {
-                            let (a, w) =
-                                (&mut acc[c * multiplier..][..multiplier], &kt[c * multiplier..][..multiplier]);
-                            a.iter_mut().zip(w).for_each(|(a, w)| *a += xv * w);
+                        for kx in 0..g.kw {
+                            let ix = left + kx as isize;
+                            let px = &mut dst[kx * g.cin..][..g.cin];
+                            if ix < 0 || ix >= g.w as isize {
+                                px.fill(0.0);
+                            } else {
+                                px.copy_from_slice(&x[(iy as usize * g.w + ix as usize) * g.cin..][..g.cin]);
+                            }
                         }
                     }
                 }
             }
-            finish(acc, act, residual.map(|r| &r[o..o + cout]));
+            let out = (oy * g.ow + ox0) * g.cout;
+            let len = pixels * g.cout;
+            let gm = Gemm {
+                m: pixels,
+                k,
+                n: g.cout,
+                x: &buf[..pixels * k],
+                lda: k,
+                w,
+                bias,
+                act,
+                residual: residual.map(|r| &r[out..out + len]),
+            };
+            gemm(isa, &gm, &mut y[out..out + len]);
+            ox0 += pixels;
         }
     }
+}
+
+/// 1x1 convolution over `pixels` pixels: `y = act(x [pixels, cin] * W + bias) + residual`,
+/// `w` packed by [`super::pack::gemm`].
+#[allow(clippy::too_many_arguments)]
+pub fn pointwise(
+    isa: Isa,
+    pixels: usize,
+    cin: usize,
+    cout: usize,
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    act: Act,
+    residual: Opt<'_>,
+    y: &mut [f32],
+) {
+    let g = Gemm { m: pixels, k: cin, n: cout, x, lda: cin, w, bias, act, residual };
+    gemm(isa, &g, y);
 }

@@ -1,6 +1,6 @@
 //! Global pooling and dense layers (the heads and squeeze-excite).
 
-use super::{Act, Opt};
+use super::{Act, Isa};
 
 /// Mean over `pixels` pixels of `channels` channels.
 pub fn global_avg_pool(pixels: usize, channels: usize, x: &[f32], y: &mut [f32]) {
@@ -22,8 +22,8 @@ pub fn global_max_pool(pixels: usize, channels: usize, x: &[f32], y: &mut [f32])
     }
 }
 
-/// `y = act(x [inputs] * k [inputs, units] + bias)`.
+/// `y = act(x [inputs] * W + bias)`, `w` packed by [`super::pack::gemm`].
 #[allow(clippy::too_many_arguments)]
-pub fn dense(inputs: usize, units: usize, x: &[f32], k: &[f32], bias: Opt<'_>, act: Act, y: &mut [f32]) {
-    super::conv::pointwise(1, inputs, units, x, k, bias, act, None, y);
+pub fn dense(isa: Isa, inputs: usize, units: usize, x: &[f32], w: &[f32], bias: &[f32], act: Act, y: &mut [f32]) {
+    super::conv::pointwise(isa, 1, inputs, units, x, w, bias, act, None, y);
 }

@@ -70,52 +70,122 @@ fn geom(h: usize, w: usize, cin: usize, cout: usize, k: usize, s: usize, pad: [u
     }
 }
 
+/// Every instruction set this CPU runs (the portable one always).
+fn isas() -> Vec<Isa> {
+    Isa::available()
+}
+
+fn packed_gemm(isa: Isa, k: usize, n: usize, w: &[f32], b: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let mut pw = vec![f32::NAN; pack::gemm_len(k, n)];
+    pack::gemm(isa, w, k, n, &mut pw);
+    let mut pb = vec![f32::NAN; pack::gemm_bias_len(n)];
+    pack::bias(b, &mut pb);
+    (pw, pb)
+}
+
+fn packed_dw(isa: Isa, taps: usize, c: usize, w: &[f32], b: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let mut pw = vec![f32::NAN; pack::depthwise_len(taps, c)];
+    pack::depthwise(isa, w, taps, c, &mut pw);
+    let mut pb = vec![f32::NAN; pack::depthwise_bias_len(c)];
+    pack::bias(b, &mut pb);
+    (pw, pb)
+}
+
 #[test]
 fn conv2d_matches_the_definition_with_asymmetric_padding() {
-    for (g, seed) in [
-        (geom(9, 8, 3, 16, 3, 2, [0, 1, 0, 1]), 1),
-        (geom(7, 7, 4, 5, 3, 1, [1, 1, 1, 1]), 2),
-        (geom(6, 10, 2, 3, 5, 2, [1, 2, 2, 1]), 3),
-    ] {
-        let x = values(g.h * g.w * g.cin, seed);
-        let k = values(g.kh * g.kw * g.cin * g.cout, seed + 10);
-        let b = values(g.cout, seed + 20);
-        let mut y = vec![0.0; g.oh * g.ow * g.cout];
-        conv2d(&g, &x, &k, Some(&b), Act::Identity, None, &mut y);
-        close(&y, &reference(&g, 0, &x, &k, Some(&b)), 1e-5);
+    for isa in isas() {
+        for (g, seed) in [
+            (geom(9, 8, 3, 16, 3, 2, [0, 1, 0, 1]), 1),
+            (geom(7, 7, 4, 5, 3, 1, [1, 1, 1, 1]), 2),
+            (geom(6, 10, 2, 3, 5, 2, [1, 2, 2, 1]), 3),
+            (geom(17, 15, 3, 40, 3, 2, [1, 1, 1, 1]), 4),
+        ] {
+            let x = values(g.h * g.w * g.cin, seed);
+            let k = values(g.kh * g.kw * g.cin * g.cout, seed + 10);
+            let b = values(g.cout, seed + 20);
+            let (pw, pb) = packed_gemm(isa, g.kh * g.kw * g.cin, g.cout, &k, &b);
+            let mut y = vec![0.0; g.oh * g.ow * g.cout];
+            conv2d(isa, &g, &x, &pw, &pb, Act::Identity, None, &mut y);
+            close(&y, &reference(&g, 0, &x, &k, Some(&b)), 1e-5);
+        }
     }
 }
 
 #[test]
 fn depthwise_matches_the_definition() {
-    for (g, mult, seed) in [
-        (geom(8, 8, 16, 16, 3, 2, [0, 1, 0, 1]), 1, 4),
-        (geom(7, 9, 24, 24, 5, 2, [2, 2, 2, 2]), 1, 5),
-        (geom(5, 5, 8, 8, 3, 1, [1, 1, 1, 1]), 1, 6),
-        (geom(6, 5, 3, 6, 3, 1, [1, 1, 1, 1]), 2, 7),
-    ] {
-        let x = values(g.h * g.w * g.cin, seed);
-        let k = values(g.kh * g.kw * g.cout, seed + 10);
-        let mut y = vec![0.0; g.oh * g.ow * g.cout];
-        depthwise(&g, mult, &x, &k, None, Act::Identity, None, &mut y);
-        close(&y, &reference(&g, mult, &x, &k, None), 1e-5);
+    for isa in isas() {
+        for (g, mult, seed) in [
+            (geom(8, 8, 16, 16, 3, 2, [0, 1, 0, 1]), 1, 4),
+            (geom(7, 9, 24, 24, 5, 2, [2, 2, 2, 2]), 1, 5),
+            (geom(5, 5, 8, 8, 3, 1, [1, 1, 1, 1]), 1, 6),
+            (geom(6, 5, 3, 6, 3, 1, [1, 1, 1, 1]), 2, 7),
+            // Channel tails (not a multiple of any vector), 5x5 stride 1, odd sizes.
+            (geom(9, 11, 37, 37, 5, 1, [2, 2, 2, 2]), 1, 8),
+            (geom(13, 6, 19, 19, 3, 2, [1, 1, 0, 1]), 1, 9),
+            // Kernel sizes without an unrolled path, windows wider than the image.
+            (geom(4, 4, 12, 12, 7, 1, [3, 3, 3, 3]), 1, 10),
+            (geom(3, 5, 20, 20, 2, 1, [0, 1, 1, 0]), 1, 11),
+        ] {
+            let taps = g.kh * g.kw;
+            let x = values(g.h * g.w * g.cin, seed);
+            let k = values(taps * g.cout, seed + 10);
+            let b = values(g.cout, seed + 20);
+            let r = values(g.oh * g.ow * g.cout, seed + 30);
+            let (pw, pb) = packed_dw(isa, taps, g.cout, &k, &b);
+            let mut y = vec![0.0; g.oh * g.ow * g.cout];
+            depthwise(isa, &g, mult, &x, &pw, &pb, Act::Relu6, Some(&r), &mut y);
+            let expected: Vec<f64> = reference(&g, mult, &x, &k, Some(&b))
+                .iter()
+                .zip(&r)
+                .map(|(v, r)| v.clamp(0.0, 6.0) + *r as f64)
+                .collect();
+            close(&y, &expected, 1e-5);
+        }
     }
 }
 
 #[test]
 fn pointwise_epilogue_is_bias_activation_residual() {
-    let (p, cin, cout) = (5, 7, 9);
-    let x = values(p * cin, 8);
-    let k: Vec<f32> = values(cin * cout, 9).iter().map(|v| v * 4.0).collect();
-    let b = values(cout, 10);
-    let r = values(p * cout, 11);
-    let mut y = vec![0.0; p * cout];
-    pointwise(p, cin, cout, &x, &k, Some(&b), Act::Relu6, Some(&r), &mut y);
-    let g = geom(1, p, cin, cout, 1, 1, [0; 4]);
-    let expected: Vec<f64> =
-        reference(&g, 0, &x, &k, Some(&b)).iter().zip(&r).map(|(v, r)| v.clamp(0.0, 6.0) + *r as f64).collect();
-    assert!(expected.iter().any(|v| *v > 6.5) && expected.iter().any(|v| *v < 0.5), "both clips exercised");
-    close(&y, &expected, 1e-5);
+    // Row counts around every micro-kernel height, column counts around panel widths.
+    for isa in isas() {
+        for (p, cin, cout, seed) in
+            [(5, 7, 9, 8), (13, 16, 16, 9), (25, 33, 40, 10), (1, 64, 100, 11), (50, 3, 31, 12), (12, 96, 24, 13)]
+        {
+            let x = values(p * cin, seed);
+            let k: Vec<f32> = values(cin * cout, seed + 1).iter().map(|v| v * 4.0).collect();
+            let b = values(cout, seed + 2);
+            let r = values(p * cout, seed + 3);
+            let (pw, pb) = packed_gemm(isa, cin, cout, &k, &b);
+            for act in [Act::Relu6, Act::HardSwish, Act::Identity] {
+                let mut y = vec![f32::NAN; p * cout];
+                pointwise(isa, p, cin, cout, &x, &pw, &pb, act, Some(&r), &mut y);
+                let g = geom(1, p, cin, cout, 1, 1, [0; 4]);
+                let f = |v: f64| match act {
+                    Act::Relu6 => v.clamp(0.0, 6.0),
+                    Act::HardSwish => v * (v + 3.0).clamp(0.0, 6.0) / 6.0,
+                    _ => v,
+                };
+                let expected: Vec<f64> =
+                    reference(&g, 0, &x, &k, Some(&b)).iter().zip(&r).map(|(v, r)| f(*v) + *r as f64).collect();
+                close(&y, &expected, 1e-5);
+            }
+        }
+    }
+}
+
+#[test]
+fn packing_differs_by_isa_but_lengths_do_not() {
+    let w = values(5 * 40, 1);
+    for isa in isas() {
+        let mut dst = vec![0.0; pack::gemm_len(5, 40)];
+        pack::gemm(isa, &w, 5, 40, &mut dst);
+        // Every weight is somewhere in the packed buffer, exactly once.
+        let mut packed: Vec<f32> = dst.iter().copied().filter(|v| *v != 0.0).collect();
+        let mut orig: Vec<f32> = w.iter().copied().filter(|v| *v != 0.0).collect();
+        packed.sort_by(f32::total_cmp);
+        orig.sort_by(f32::total_cmp);
+        assert_eq!(packed, orig, "{isa}");
+    }
 }
 
 #[test]
@@ -151,9 +221,12 @@ fn pools_dense_softmax_pad_gate() {
     assert_eq!(y, [-1.0 / 3.0, 8.0 / 3.0]);
     global_max_pool(3, 2, &x, &mut y);
     assert_eq!(y, [3.0, 6.0]);
-    let mut d = [0.0; 3];
-    dense(2, 3, &[1.0, 2.0], &[1.0, 0.0, -1.0, 0.5, 1.0, 2.0], Some(&[0.0, 0.0, 1.0]), Act::Relu, &mut d);
-    assert_eq!(d, [2.0, 2.0, 4.0]);
+    for isa in isas() {
+        let (pw, pb) = packed_gemm(isa, 2, 3, &[1.0, 0.0, -1.0, 0.5, 1.0, 2.0], &[0.0, 0.0, 1.0]);
+        let mut d = [0.0; 3];
+        dense(isa, 2, 3, &[1.0, 2.0], &pw, &pb, Act::Relu, &mut d);
+        assert_eq!(d, [2.0, 2.0, 4.0], "{isa}");
+    }
     let mut s = [0.0; 3];
     softmax(&[1.0, 2.0, 3.0], &mut s);
     let e: Vec<f64> = [1.0f64, 2.0, 3.0].iter().map(|v| v.exp() / (1f64.exp() + 2f64.exp() + 3f64.exp())).collect();

@@ -1,0 +1,248 @@
+//! Our fused and unfused code against ONNX Runtime, side by side.
+//!
+//! ```text
+//! taskset -c 0 cargo bench -p generated-example --bench compare                 # one core
+//! taskset -c 0,1 cargo bench -p generated-example --bench compare -- --threads 2
+//! ```
+//!
+//! For each network, in rounds, runs our fused `forward`, our unfused
+//! `forward` and (when `../shared/peers/.venv-peers` exists, see
+//! `../shared/README.md`) ONNX Runtime through `tools/ort_worker.py`, a
+//! batch of runs each, alternating, on the fixture's image 0, until each
+//! has `--runs` (default 200) timings. Prints medians, ratios and the
+//! fraction of one core's FMA peak (`--peak` GFMA/s, default: measured).
+//! Options: `--runs N`, `--threads 1|2`, `--only v2`, `--peak G`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Instant;
+
+use generated_example::{MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small, unfused};
+use mobilenet_runtime::Network;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct Options {
+    runs: usize,
+    threads: usize,
+    only: Option<String>,
+    peak: Option<f64>,
+}
+
+fn options() -> Options {
+    let mut o = Options { runs: 200, threads: 1, only: None, peak: None };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned();
+        match args[i].as_str() {
+            "--runs" => o.runs = value.and_then(|v| v.parse().ok()).expect("--runs N"),
+            "--threads" => o.threads = value.and_then(|v| v.parse().ok()).expect("--threads 1|2"),
+            "--only" => o.only = value,
+            "--peak" => o.peak = value.and_then(|v| v.parse().ok()),
+            "--bench" => {
+                i += 1;
+                continue;
+            }
+            other => panic!("unknown option {other}"),
+        }
+        i += 2;
+    }
+    o
+}
+
+/// ONNX Runtime in a worker process.
+struct Ort {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Ort {
+    fn start(model: &str, fixture: &Path, threads: usize) -> Option<Ort> {
+        let python = repo().join("../shared/peers/.venv-peers/bin/python");
+        let onnx = repo().join("../shared/peers").join(format!("{model}.onnx"));
+        if !python.exists() || !onnx.exists() {
+            return None;
+        }
+        let mut child = Command::new(python)
+            .arg(repo().join("tools/ort_worker.py"))
+            .arg(onnx)
+            .arg(fixture)
+            .arg(threads.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .ok()?;
+        let stdin = child.stdin.take()?;
+        let mut stdout = BufReader::new(child.stdout.take()?);
+        let mut line = String::new();
+        stdout.read_line(&mut line).ok()?;
+        eprintln!("  onnxruntime {}", line.trim());
+        Some(Ort { child, stdin, stdout })
+    }
+
+    fn run(&mut self, n: usize) -> Vec<f64> {
+        writeln!(self.stdin, "{n}").expect("worker alive");
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("worker answers");
+        line.split_whitespace().map(|t| t.parse().expect("a duration")).collect()
+    }
+}
+
+impl Drop for Ort {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Image 0 of the fixture, or a synthetic image.
+fn image(fixture: &Path, len: usize) -> Vec<f32> {
+    let path = fixture.join("input.npy");
+    if let Ok(bytes) = std::fs::read(&path) {
+        let npy = npyz::NpyFile::new(&bytes[..]).expect("npy");
+        let data: Vec<f32> = npy.into_vec().expect("f32");
+        return data[..len].to_vec();
+    }
+    (0..len).map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0).collect()
+}
+
+fn time_ours<N: Network>(net: &N, x: &[f32], n: usize) -> Vec<f64> {
+    let mut y = vec![0.0; N::OUTPUT_LEN];
+    let mut arena = vec![0.0; N::ARENA_LEN];
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            net.run(std::hint::black_box(x), &mut y, &mut arena);
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// One core's FMA rate, measured on a register-resident loop.
+fn measured_peak() -> f64 {
+    mobilenet_runtime::kernels::peak_gfma_per_s()
+}
+
+struct Row {
+    name: &'static str,
+    macs: f64,
+    fused: f64,
+    unfused: f64,
+    ort: Option<f64>,
+}
+
+fn compare<F: Network, U: Network>(
+    o: &Options,
+    name: &'static str,
+    fixture_dir: &str,
+    macs: f64,
+    load_fused: impl Fn(&Path) -> F,
+    load_unfused: impl Fn(&Path) -> U,
+) -> Option<Row> {
+    if o.only.as_deref().is_some_and(|only| !name.contains(only)) {
+        return None;
+    }
+    let fixture = repo().join("../shared/fixtures").join(fixture_dir);
+    let weights = fixture.join("weights.safetensors");
+    if !weights.exists() {
+        eprintln!("{name}: {} not found, skipped", weights.display());
+        return None;
+    }
+    eprintln!("{name}:");
+    let (fused, unfused) = (load_fused(&weights), load_unfused(&weights));
+    let x = image(&fixture, F::INPUT_LEN);
+    let mut ort = Ort::start(fixture_dir, &fixture, o.threads);
+    if ort.is_none() {
+        eprintln!("  onnxruntime not set up (../shared/peers/setup.sh): ours only");
+    }
+    // Warm up, then alternate batches of 10 until each has `runs` timings.
+    time_ours(&fused, &x, 10);
+    time_ours(&unfused, &x, 10);
+    if let Some(ort) = &mut ort {
+        ort.run(10);
+    }
+    let (mut tf, mut tu, mut to) = (Vec::new(), Vec::new(), Vec::new());
+    while tf.len() < o.runs {
+        tf.extend(time_ours(&fused, &x, 10));
+        tu.extend(time_ours(&unfused, &x, 10));
+        if let Some(ort) = &mut ort {
+            to.extend(ort.run(10));
+        }
+    }
+    Some(Row {
+        name,
+        macs,
+        fused: median(&mut tf),
+        unfused: median(&mut tu),
+        ort: (!to.is_empty()).then(|| median(&mut to)),
+    })
+}
+
+fn main() {
+    let o = options();
+    let isa = mobilenet_runtime::kernels::Isa::detect();
+    let peak = o.peak.unwrap_or_else(measured_peak);
+    eprintln!("kernels: {isa}, threads: {}, runs: {}, one core's FMA peak: {peak:.1} GFMA/s", o.threads, o.runs);
+    let rows: Vec<Row> = [
+        compare(
+            &o,
+            "v1_1.0_224",
+            "v1_1.0_224",
+            568.7e6,
+            |p| MobileNetV1::load(p).unwrap(),
+            |p| unfused::MobileNetV1::load(p).unwrap(),
+        ),
+        compare(
+            &o,
+            "v2_1.0_224",
+            "v2_1.0_224",
+            300.8e6,
+            |p| MobileNetV2::load(p).unwrap(),
+            |p| unfused::MobileNetV2::load(p).unwrap(),
+        ),
+        compare(
+            &o,
+            "v3-large_1.0_224",
+            "v3large_1.0_224",
+            216.6e6,
+            |p| MobileNetV3Large::load(p).unwrap(),
+            |p| unfused::MobileNetV3Large::load(p).unwrap(),
+        ),
+        compare(
+            &o,
+            "v3-small_1.0_224",
+            "v3small_1.0_224",
+            56.5e6,
+            |p| MobileNetV3Small::load(p).unwrap(),
+            |p| unfused::MobileNetV3Small::load(p).unwrap(),
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    println!();
+    println!("| model | fused ms | unfused ms | ORT ms | fused / ORT | fused / unfused | fused % of FMA peak |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in rows {
+        let ort = r.ort.map_or("-".into(), |v| format!("{v:.2}"));
+        let ratio = r.ort.map_or("-".into(), |v| format!("{:.2}", r.fused / v));
+        let eff = r.macs / (r.fused * 1e-3) / 1e9 / (peak * o.threads as f64) * 100.0;
+        println!(
+            "| {} | {:.2} | {:.2} | {ort} | {ratio} | {:.2} | {eff:.0}% |",
+            r.name,
+            r.fused,
+            r.unfused,
+            r.fused / r.unfused
+        );
+    }
+}

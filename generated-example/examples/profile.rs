@@ -1,0 +1,49 @@
+//! Time per step of a compiled network, slowest first:
+//! `cargo run --release -p generated-example --example profile -- v2 WEIGHTS [RUNS]`.
+
+mod nets {
+    mobilenet_macros::mobilenet!("../specs/v1_1.0_224.yaml", name = V1, profile = true);
+    mobilenet_macros::mobilenet!("../specs/v2_1.0_224.yaml", name = V2, profile = true);
+    mobilenet_macros::mobilenet!("../specs/v3-large_1.0_224.yaml", name = V3Large, profile = true);
+    mobilenet_macros::mobilenet!("../specs/v3-small_1.0_224.yaml", name = V3Small, profile = true);
+}
+
+macro_rules! profile {
+    ($t:ty, $weights:expr, $runs:expr) => {{
+        let net = <$t>::load($weights).unwrap();
+        let x: Box<[f32; <$t>::INPUT_LEN]> = vec![0.5f32; <$t>::INPUT_LEN].into_boxed_slice().try_into().unwrap();
+        let mut y = [0.0; <$t>::OUTPUT_LEN];
+        let mut arena = <$t>::new_arena();
+        let mut times = [0.0; <$t>::STEP_NAMES.len()];
+        for _ in 0..5 {
+            net.forward(&x, &mut y, &mut arena);
+        }
+        for _ in 0..$runs {
+            net.forward_timed(&x, &mut y, &mut arena, &mut times);
+        }
+        report(&<$t>::STEP_NAMES, &times, $runs);
+    }};
+}
+
+fn report(names: &[&str], times: &[f64], runs: usize) {
+    let total: f64 = times.iter().sum();
+    let mut rows: Vec<(usize, f64)> = times.iter().copied().enumerate().collect();
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1));
+    println!("total {:.3} ms per run", total / runs as f64 * 1e3);
+    for (i, t) in rows.iter().take(40) {
+        println!("{:7.3} ms {:5.1}%  {}", t / runs as f64 * 1e3, t / total * 100.0, names[*i]);
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let weights = &args[2];
+    let runs = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(100);
+    match args[1].as_str() {
+        "v1" => profile!(nets::V1, weights, runs),
+        "v2" => profile!(nets::V2, weights, runs),
+        "v3-large" => profile!(nets::V3Large, weights, runs),
+        "v3-small" => profile!(nets::V3Small, weights, runs),
+        m => panic!("unknown model {m}"),
+    }
+}

@@ -1,0 +1,73 @@
+//! Times single kernels on MobileNet shapes (hot caches), for kernel work:
+//! `cargo run --release -p mobilenet-runtime --example kernel_bench`.
+
+use mobilenet_runtime::kernels::{self, Act, ConvGeom, Isa, pack};
+
+fn time(what: &str, macs: usize, mut f: impl FnMut()) {
+    f();
+    let mut best = f64::MAX;
+    for _ in 0..7 {
+        let iters = 20;
+        let t = std::time::Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        best = best.min(t.elapsed().as_secs_f64() / iters as f64);
+    }
+    println!("{what:40} {:8.3} ms {:6.1} GMAC/s", best * 1e3, macs as f64 / best / 1e9);
+}
+
+/// A zeroed buffer of `n` floats starting on a 64-byte boundary, as the
+/// arena and weight buffers of generated code are laid out.
+fn aligned(n: usize) -> &'static mut [f32] {
+    let v = vec![0.0f32; n + 16].leak();
+    let skip = v.as_ptr().align_offset(64);
+    &mut v[skip..skip + n]
+}
+
+fn main() {
+    let isa = std::env::args().nth(1).and_then(|n| Isa::by_name(&n)).unwrap_or_else(Isa::detect);
+    println!("kernels: {isa}");
+    for (h, c, k, s) in [
+        (112, 32, 3, 1),
+        (112, 96, 3, 2),
+        (56, 144, 3, 1),
+        (28, 192, 3, 1),
+        (14, 384, 3, 1),
+        (7, 960, 3, 1),
+        (28, 72, 5, 2),
+        (14, 672, 5, 1),
+    ] {
+        let pad = (k - 1) / 2;
+        let oh = (h + 2 * pad - k) / s + 1;
+        let g = ConvGeom::new([h, h, c], [oh, oh, c], [k, k], [s, s], [pad, pad]);
+        let x = aligned(h * h * c);
+        x.fill(0.5);
+        let w = aligned(pack::depthwise_len(k * k, c));
+        pack::depthwise(isa, &vec![0.1; k * k * c], k * k, c, w);
+        let b = vec![0.0; pack::depthwise_bias_len(c)];
+        let y = aligned(oh * oh * c);
+        time(&format!("depthwise {h}x{h}x{c} k{k} s{s}"), oh * oh * c * k * k, || {
+            kernels::depthwise(isa, &g, 1, x, w, &b, Act::Relu6, None, y)
+        });
+    }
+    for (m, k, n) in [(12544, 16, 96), (3136, 144, 24), (196, 96, 576), (49, 320, 1280), (1, 1280, 1000)] {
+        let x = vec![0.5f32; m * k];
+        let mut w = vec![0.0; pack::gemm_len(k, n)];
+        pack::gemm(isa, &vec![0.01; k * n], k, n, &mut w);
+        let b = vec![0.0; pack::gemm_bias_len(n)];
+        let mut y = vec![0.0; m * n];
+        time(&format!("pointwise {m}x{k}->{n}"), m * k * n, || {
+            kernels::pointwise(isa, m, k, n, &x, &w, &b, Act::Relu6, None, &mut y)
+        });
+    }
+    let g = ConvGeom::new([224, 224, 3], [112, 112, 32], [3, 3], [2, 2], [0, 0]);
+    let x = vec![0.5f32; 224 * 224 * 3];
+    let mut w = vec![0.0; pack::gemm_len(27, 32)];
+    pack::gemm(isa, &vec![0.01; 27 * 32], 27, 32, &mut w);
+    let b = vec![0.0; pack::gemm_bias_len(32)];
+    let mut y = vec![0.0; 112 * 112 * 32];
+    time("conv2d stem 224x224x3 -> 32", 112 * 112 * 32 * 27, || {
+        kernels::conv2d(isa, &g, &x, &w, &b, Act::Relu6, None, &mut y)
+    });
+}

@@ -1,0 +1,244 @@
+//! `y[m][n] = act(x[m][k] * W[k][n] + bias[n]) + residual[m][n]` with `W`
+//! packed in panels ([`super::pack::gemm`]): the pointwise convolutions
+//! that are most of a MobileNet's work, the im2col'd regular convs and the
+//! dense layers.
+//!
+//! The micro-kernel keeps an `MR x 2 vectors` tile of outputs in registers
+//! (AVX2: 6 x 16, AVX-512: 12 x 32) and, per `k`, loads two vectors of the
+//! weight panel and broadcasts `MR` inputs straight from the NHWC rows (no
+//! packing of the activations is needed: a pixel's channels are contiguous).
+//! Rows are walked in blocks that stay in L1 while every panel passes over
+//! them; bias, activation and residual are applied as the tile is stored.
+
+use super::simd::Simd;
+use super::{Act, Isa, Opt, isa::Kind};
+
+/// Bytes of input rows a block keeps in L1 while the panels pass over them.
+const L1_ROWS_BYTES: usize = 16 * 1024;
+
+/// The arguments of one GEMM.
+#[derive(Clone, Copy)]
+pub(crate) struct Gemm<'a> {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    /// `m` rows of `k` inputs, `lda` apart.
+    pub x: &'a [f32],
+    pub lda: usize,
+    pub w: &'a [f32],
+    pub bias: &'a [f32],
+    pub act: Act,
+    /// `m x n`, like the output.
+    pub residual: Opt<'a>,
+}
+
+/// Runs a GEMM with the kernels of `isa`.
+pub(crate) fn gemm(isa: Isa, g: &Gemm<'_>, y: &mut [f32]) {
+    let nr = isa.panel();
+    let panels = g.n.div_ceil(nr);
+    assert!(g.m == 0 || g.x.len() >= (g.m - 1) * g.lda + g.k, "x too short");
+    assert!(g.lda >= g.k && g.w.len() >= panels * g.k * nr && g.bias.len() >= panels * nr, "weights too short");
+    assert!(y.len() >= g.m * g.n && g.residual.is_none_or(|r| r.len() >= g.m * g.n), "output too short");
+    // SAFETY: lengths checked above; `isa` proves the instructions exist.
+    unsafe {
+        match isa.0 {
+            Kind::Portable => run::<super::simd::Portable>(g, y),
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx2 => avx2(g, y),
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx512 => avx512(g, y),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => unreachable!("no such instruction set on this target"),
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn avx2(g: &Gemm<'_>, y: &mut [f32]) {
+    unsafe { run::<super::simd::Avx2>(g, y) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn avx512(g: &Gemm<'_>, y: &mut [f32]) {
+    unsafe { run::<super::simd::Avx512>(g, y) }
+}
+
+#[inline(always)]
+unsafe fn run<V: Simd>(g: &Gemm<'_>, y: &mut [f32]) {
+    if g.m == 1 {
+        return unsafe { gemv::<V>(g, y) };
+    }
+    let nr = 2 * V::LANES;
+    let panels = g.n.div_ceil(nr);
+    let mc = ((L1_ROWS_BYTES / (g.k * 4).max(1)) / V::MR).max(1) * V::MR;
+    let (x, w, bias, y) = (g.x.as_ptr(), g.w.as_ptr(), g.bias.as_ptr(), y.as_mut_ptr());
+    let res = g.residual.map_or(core::ptr::null(), <[f32]>::as_ptr);
+    let mut m0 = 0;
+    while m0 < g.m {
+        let m1 = (m0 + mc).min(g.m);
+        for p in 0..panels {
+            let cols = nr.min(g.n - p * nr);
+            let panel = unsafe { w.add(p * g.k * nr) };
+            let b = unsafe { bias.add(p * nr) };
+            let mut r = m0;
+            while r < m1 {
+                let rows = V::MR.min(m1 - r);
+                let tile = Tile {
+                    k: g.k,
+                    a: unsafe { x.add(r * g.lda) },
+                    lda: g.lda,
+                    b: panel,
+                    bias: b,
+                    act: g.act,
+                    res: if res.is_null() { res } else { unsafe { res.add(r * g.n + p * nr) } },
+                    c: unsafe { y.add(r * g.n + p * nr) },
+                    ldc: g.n,
+                    cols,
+                };
+                unsafe {
+                    if cols <= V::LANES { tile_rows::<V, 1>(rows, &tile) } else { tile_rows::<V, 2>(rows, &tile) }
+                };
+                r += rows;
+            }
+        }
+        m0 = m1;
+    }
+}
+
+/// One row (dense layers, squeeze-excite, 1x1 maps): a GEMV, latency-bound
+/// on one accumulator chain per column vector unless `k` is split over
+/// several; here four.
+#[inline(always)]
+unsafe fn gemv<V: Simd>(g: &Gemm<'_>, y: &mut [f32]) {
+    let nr = 2 * V::LANES;
+    let (x, y) = (g.x.as_ptr(), y.as_mut_ptr());
+    for p in 0..g.n.div_ceil(nr) {
+        let cols = nr.min(g.n - p * nr);
+        unsafe {
+            let b = g.w.as_ptr().add(p * g.k * nr);
+            let mut acc0 = [V::zero(); 4];
+            let mut acc1 = [V::zero(); 4];
+            let k4 = g.k / 4 * 4;
+            let mut kk = 0;
+            while kk < k4 {
+                for u in 0..4 {
+                    let a = V::splat(*x.add(kk + u));
+                    let row = b.add((kk + u) * nr);
+                    acc0[u] = V::fmadd(a, V::load(row), acc0[u]);
+                    acc1[u] = V::fmadd(a, V::load(row.add(V::LANES)), acc1[u]);
+                }
+                kk += 4;
+            }
+            while kk < g.k {
+                let a = V::splat(*x.add(kk));
+                let row = b.add(kk * nr);
+                acc0[0] = V::fmadd(a, V::load(row), acc0[0]);
+                acc1[0] = V::fmadd(a, V::load(row.add(V::LANES)), acc1[0]);
+                kk += 1;
+            }
+            let bias = g.bias.as_ptr().add(p * nr);
+            let v0 = acc0[0].add(acc0[1]).add(acc0[2].add(acc0[3])).add(V::load(bias)).act(g.act);
+            let v1 = acc1[0].add(acc1[1]).add(acc1[2].add(acc1[3])).add(V::load(bias.add(V::LANES))).act(g.act);
+            let (n0, n1) = (cols.min(V::LANES), cols.saturating_sub(V::LANES));
+            let c = y.add(p * nr);
+            match g.residual {
+                Some(r) => {
+                    let r = r.as_ptr().add(p * nr);
+                    v0.add(V::load_n(r, n0)).store_n(c, n0);
+                    if n1 > 0 {
+                        v1.add(V::load_n(r.add(V::LANES), n1)).store_n(c.add(V::LANES), n1);
+                    }
+                }
+                None => {
+                    v0.store_n(c, n0);
+                    if n1 > 0 {
+                        v1.store_n(c.add(V::LANES), n1);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One `rows x cols` output tile.
+struct Tile {
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    bias: *const f32,
+    act: Act,
+    /// Null, or the residual tile (row stride `ldc`).
+    res: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    /// Valid output columns, at most `2 * LANES`.
+    cols: usize,
+}
+
+/// Calls the micro-kernel instantiated for `rows` rows of `NV` vectors.
+#[inline(always)]
+unsafe fn tile_rows<V: Simd, const NV: usize>(rows: usize, t: &Tile) {
+    unsafe {
+        match rows {
+            1 => tile::<V, 1, NV>(t),
+            2 => tile::<V, 2, NV>(t),
+            3 => tile::<V, 3, NV>(t),
+            4 => tile::<V, 4, NV>(t),
+            5 => tile::<V, 5, NV>(t),
+            6 => tile::<V, 6, NV>(t),
+            7 if V::MR >= 7 => tile::<V, 7, NV>(t),
+            8 if V::MR >= 8 => tile::<V, 8, NV>(t),
+            9 if V::MR >= 9 => tile::<V, 9, NV>(t),
+            10 if V::MR >= 10 => tile::<V, 10, NV>(t),
+            11 if V::MR >= 11 => tile::<V, 11, NV>(t),
+            12 if V::MR >= 12 => tile::<V, 12, NV>(t),
+            _ => unreachable!("at most MR rows"),
+        }
+    }
+}
+
+/// The micro-kernel: `MR` rows of `NV` (1 or 2) vectors of outputs. A panel
+/// whose valid columns fit one vector (the last of `n = 24` on AVX2) takes
+/// `NV = 1` and skips the padding half.
+#[inline(always)]
+unsafe fn tile<V: Simd, const MR: usize, const NV: usize>(t: &Tile) {
+    unsafe {
+        let (b0, b1) = (V::load(t.bias), V::load(t.bias.add(V::LANES)));
+        let mut acc0 = [b0; MR];
+        let mut acc1 = [b1; MR];
+        let mut b = t.b;
+        for kk in 0..t.k {
+            let w0 = V::load(b);
+            let w1 = if NV == 2 { V::load(b.add(V::LANES)) } else { w0 };
+            for r in 0..MR {
+                let a = V::splat(*t.a.add(r * t.lda + kk));
+                acc0[r] = V::fmadd(a, w0, acc0[r]);
+                if NV == 2 {
+                    acc1[r] = V::fmadd(a, w1, acc1[r]);
+                }
+            }
+            b = b.add(2 * V::LANES);
+        }
+        let n0 = t.cols.min(V::LANES);
+        let n1 = t.cols.saturating_sub(V::LANES);
+        for r in 0..MR {
+            let c = t.c.add(r * t.ldc);
+            let mut v0 = acc0[r].act(t.act);
+            let mut v1 = acc1[r].act(t.act);
+            if !t.res.is_null() {
+                let res = t.res.add(r * t.ldc);
+                v0 = v0.add(V::load_n(res, n0));
+                if n1 > 0 {
+                    v1 = v1.add(V::load_n(res.add(V::LANES), n1));
+                }
+            }
+            v0.store_n(c, n0);
+            if n1 > 0 {
+                v1.store_n(c.add(V::LANES), n1);
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Weight layouts the kernels read, made once at load time.
+//!
+//! The lengths are the same for every instruction set (they pad to the
+//! widest panel and vector), so generated code can size its weight buffer at
+//! compile time while the packing itself follows the instruction set chosen
+//! at load.
+
+use super::Isa;
+
+/// Widest GEMM weight panel of any instruction set (AVX-512: 2 x 16 floats).
+pub const PANEL_MAX: usize = 32;
+/// Widest vector of any instruction set, in floats.
+pub const LANES_MAX: usize = 16;
+
+const fn round_up(v: usize, to: usize) -> usize {
+    v.div_ceil(to) * to
+}
+
+/// Floats of a packed GEMM weight matrix `[k][n]` (pointwise, regular conv
+/// with `k = kh * kw * cin`, dense).
+pub const fn gemm_len(k: usize, n: usize) -> usize {
+    k * round_up(n, PANEL_MAX)
+}
+
+/// Floats of a GEMM bias for `n` outputs.
+pub const fn gemm_bias_len(n: usize) -> usize {
+    round_up(n, PANEL_MAX)
+}
+
+/// Floats of packed depthwise weights `[taps][c]`, and of its bias.
+pub const fn depthwise_len(taps: usize, c: usize) -> usize {
+    taps * round_up(c, LANES_MAX)
+}
+
+pub const fn depthwise_bias_len(c: usize) -> usize {
+    round_up(c, LANES_MAX)
+}
+
+/// Index of tap `t`, channel `ch` in depthwise weights packed for vectors of
+/// `lanes` floats.
+#[inline(always)]
+pub(crate) const fn depthwise_index(taps: usize, lanes: usize, t: usize, ch: usize) -> usize {
+    (ch / lanes) * taps * lanes + t * lanes + ch % lanes
+}
+
+/// Packs `src` (`[k][n]`, row-major: Keras' Conv2D/Dense layout) into panels
+/// of the instruction set's width: `[ceil(n / panel)][k][panel]`, zero-padded.
+pub fn gemm(isa: Isa, src: &[f32], k: usize, n: usize, dst: &mut [f32]) {
+    let nr = isa.panel();
+    assert!(src.len() == k * n && dst.len() >= gemm_len(k, n));
+    dst.fill(0.0);
+    for p in 0..n.div_ceil(nr) {
+        let cols = nr.min(n - p * nr);
+        for kk in 0..k {
+            let out = (p * k + kk) * nr;
+            dst[out..out + cols].copy_from_slice(&src[kk * n + p * nr..][..cols]);
+        }
+    }
+}
+
+/// Packs depthwise weights `[taps][c]` (Keras' `[kh, kw, c, multiplier]`
+/// with `c` the output channels) by vectors of channels:
+/// `[ceil(c / lanes)][taps][lanes]`, zero-padded, so a channel block's taps
+/// are contiguous.
+pub fn depthwise(isa: Isa, src: &[f32], taps: usize, c: usize, dst: &mut [f32]) {
+    let lanes = isa.lanes();
+    assert!(src.len() == taps * c && dst.len() >= depthwise_len(taps, c));
+    dst.fill(0.0);
+    for t in 0..taps {
+        for ch in 0..c {
+            dst[depthwise_index(taps, lanes, t, ch)] = src[t * c + ch];
+        }
+    }
+}
+
+/// Copies a bias, zero-padding the rest of `dst`.
+pub fn bias(src: &[f32], dst: &mut [f32]) {
+    dst.fill(0.0);
+    dst[..src.len()].copy_from_slice(src);
+}

@@ -1,0 +1,57 @@
+//! Measuring the FMA peak of one core.
+
+use super::simd::Simd;
+use super::{Isa, isa::Kind};
+
+/// 12 independent accumulator chains: enough to cover the FMA latency on
+/// every current x86 core.
+#[inline(always)]
+unsafe fn chains<V: Simd>(iters: usize) -> f32 {
+    unsafe {
+        let mut acc = [V::splat(0.5); 12];
+        let (a, b) = (V::splat(1.000_000_1), V::splat(-0.000_000_1));
+        for _ in 0..iters {
+            for x in &mut acc {
+                *x = V::fmadd(*x, a, b);
+            }
+        }
+        let mut s = V::zero();
+        for x in acc {
+            s = s.add(x);
+        }
+        let mut out = [0.0f32; 16];
+        s.store(out.as_mut_ptr());
+        out.iter().sum()
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn avx2(iters: usize) -> f32 {
+    unsafe { chains::<super::simd::Avx2>(iters) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn avx512(iters: usize) -> f32 {
+    unsafe { chains::<super::simd::Avx512>(iters) }
+}
+
+pub(super) fn measure(isa: Isa) -> f64 {
+    let (lanes, f): (usize, unsafe fn(usize) -> f32) = match isa.0 {
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx2 => (8, avx2),
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx512 => (16, avx512),
+        _ => (8, |n| unsafe { chains::<super::simd::Portable>(n) }),
+    };
+    let iters = 20_000_000;
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let t = std::time::Instant::now();
+        // SAFETY: `isa` proves the instructions exist.
+        std::hint::black_box(unsafe { f(std::hint::black_box(iters)) });
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    (iters * 12 * lanes) as f64 / best / 1e9
+}

@@ -1,0 +1,268 @@
+//! A small vector abstraction the kernels are written against once and
+//! instantiated per instruction set.
+//!
+//! Every method is `#[inline(always)]`: kernels are generic functions that
+//! inline into a `#[target_feature]` entry point per instruction set, where
+//! the intrinsics then inline too. The methods are `unsafe` because the
+//! x86 ones require their instructions; [`super::Isa`] is the proof that
+//! the CPU has them.
+
+#![allow(clippy::missing_safety_doc)]
+
+use super::Act;
+
+pub(crate) trait Simd: Copy {
+    const LANES: usize;
+    /// Rows of the GEMM micro-kernel (it computes `MR x 2*LANES` outputs).
+    const MR: usize;
+
+    unsafe fn splat(v: f32) -> Self;
+    /// Loads `LANES` floats.
+    unsafe fn load(p: *const f32) -> Self;
+    /// Loads the first `n < LANES` floats, zeros elsewhere.
+    unsafe fn load_partial(p: *const f32, n: usize) -> Self;
+    unsafe fn store(self, p: *mut f32);
+    /// Stores the first `n < LANES` lanes.
+    unsafe fn store_partial(self, p: *mut f32, n: usize);
+    /// `a * b + c`
+    unsafe fn fmadd(a: Self, b: Self, c: Self) -> Self;
+    unsafe fn add(self, o: Self) -> Self;
+    unsafe fn mul(self, o: Self) -> Self;
+    unsafe fn max(self, o: Self) -> Self;
+    unsafe fn min(self, o: Self) -> Self;
+
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        unsafe { Self::splat(0.0) }
+    }
+
+    #[inline(always)]
+    unsafe fn load_n(p: *const f32, n: usize) -> Self {
+        unsafe { if n >= Self::LANES { Self::load(p) } else { Self::load_partial(p, n) } }
+    }
+
+    #[inline(always)]
+    unsafe fn store_n(self, p: *mut f32, n: usize) {
+        unsafe { if n >= Self::LANES { self.store(p) } else { self.store_partial(p, n) } }
+    }
+
+    /// The activation, vectorized (sigmoid goes through scalars: it only
+    /// appears in custom heads).
+    #[inline(always)]
+    unsafe fn act(self, act: Act) -> Self {
+        unsafe {
+            match act {
+                Act::Identity => self,
+                Act::Relu => self.max(Self::zero()),
+                Act::Relu6 => self.max(Self::zero()).min(Self::splat(6.0)),
+                Act::HardSigmoid => {
+                    self.add(Self::splat(3.0)).max(Self::zero()).min(Self::splat(6.0)).mul(Self::splat(1.0 / 6.0))
+                }
+                Act::HardSwish => self.mul(
+                    self.add(Self::splat(3.0)).max(Self::zero()).min(Self::splat(6.0)).mul(Self::splat(1.0 / 6.0)),
+                ),
+                Act::Sigmoid => {
+                    let mut lanes = [0.0f32; 16];
+                    self.store(lanes.as_mut_ptr());
+                    for v in &mut lanes[..Self::LANES] {
+                        *v = Act::Sigmoid.apply(*v);
+                    }
+                    Self::load(lanes.as_ptr())
+                }
+            }
+        }
+    }
+}
+
+/// Plain Rust: eight floats, lane by lane.
+#[derive(Clone, Copy)]
+pub(crate) struct Portable([f32; 8]);
+
+impl Portable {
+    #[inline(always)]
+    fn map2(self, o: Self, f: impl Fn(f32, f32) -> f32) -> Self {
+        let mut r = [0.0; 8];
+        for i in 0..8 {
+            r[i] = f(self.0[i], o.0[i]);
+        }
+        Portable(r)
+    }
+}
+
+impl Simd for Portable {
+    const LANES: usize = 8;
+    const MR: usize = 4;
+
+    #[inline(always)]
+    unsafe fn splat(v: f32) -> Self {
+        Portable([v; 8])
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        unsafe { Portable(core::ptr::read_unaligned(p as *const [f32; 8])) }
+    }
+    #[inline(always)]
+    unsafe fn load_partial(p: *const f32, n: usize) -> Self {
+        let mut r = [0.0; 8];
+        for (i, v) in r.iter_mut().enumerate().take(n) {
+            *v = unsafe { *p.add(i) };
+        }
+        Portable(r)
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        unsafe { core::ptr::write_unaligned(p as *mut [f32; 8], self.0) }
+    }
+    #[inline(always)]
+    unsafe fn store_partial(self, p: *mut f32, n: usize) {
+        for i in 0..n {
+            unsafe { *p.add(i) = self.0[i] };
+        }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: Self, b: Self, c: Self) -> Self {
+        let mut r = [0.0; 8];
+        for i in 0..8 {
+            r[i] = a.0[i] * b.0[i] + c.0[i];
+        }
+        Portable(r)
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        self.map2(o, |a, b| a + b)
+    }
+    #[inline(always)]
+    unsafe fn mul(self, o: Self) -> Self {
+        self.map2(o, |a, b| a * b)
+    }
+    #[inline(always)]
+    unsafe fn max(self, o: Self) -> Self {
+        self.map2(o, f32::max)
+    }
+    #[inline(always)]
+    unsafe fn min(self, o: Self) -> Self {
+        self.map2(o, f32::min)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) use x86::{Avx2, Avx512};
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use core::arch::x86_64::*;
+
+    use super::Simd;
+
+    /// AVX2 + FMA: eight floats in a `ymm` register.
+    #[derive(Clone, Copy)]
+    pub(crate) struct Avx2(__m256);
+
+    /// `_mm256_maskload_ps` masks: the first `n` lanes set.
+    #[inline(always)]
+    unsafe fn mask8(n: usize) -> __m256i {
+        const ONES: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+        unsafe { _mm256_loadu_si256(ONES.as_ptr().add(8 - n) as *const __m256i) }
+    }
+
+    impl Simd for Avx2 {
+        const LANES: usize = 8;
+        const MR: usize = 6;
+
+        #[inline(always)]
+        unsafe fn splat(v: f32) -> Self {
+            unsafe { Avx2(_mm256_set1_ps(v)) }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self {
+            unsafe { Avx2(_mm256_loadu_ps(p)) }
+        }
+        #[inline(always)]
+        unsafe fn load_partial(p: *const f32, n: usize) -> Self {
+            unsafe { Avx2(_mm256_maskload_ps(p, mask8(n))) }
+        }
+        #[inline(always)]
+        unsafe fn store(self, p: *mut f32) {
+            unsafe { _mm256_storeu_ps(p, self.0) }
+        }
+        #[inline(always)]
+        unsafe fn store_partial(self, p: *mut f32, n: usize) {
+            unsafe { _mm256_maskstore_ps(p, mask8(n), self.0) }
+        }
+        #[inline(always)]
+        unsafe fn fmadd(a: Self, b: Self, c: Self) -> Self {
+            unsafe { Avx2(_mm256_fmadd_ps(a.0, b.0, c.0)) }
+        }
+        #[inline(always)]
+        unsafe fn add(self, o: Self) -> Self {
+            unsafe { Avx2(_mm256_add_ps(self.0, o.0)) }
+        }
+        #[inline(always)]
+        unsafe fn mul(self, o: Self) -> Self {
+            unsafe { Avx2(_mm256_mul_ps(self.0, o.0)) }
+        }
+        #[inline(always)]
+        unsafe fn max(self, o: Self) -> Self {
+            unsafe { Avx2(_mm256_max_ps(self.0, o.0)) }
+        }
+        #[inline(always)]
+        unsafe fn min(self, o: Self) -> Self {
+            unsafe { Avx2(_mm256_min_ps(self.0, o.0)) }
+        }
+    }
+
+    /// AVX-512F: sixteen floats in a `zmm` register.
+    #[derive(Clone, Copy)]
+    pub(crate) struct Avx512(__m512);
+
+    #[inline(always)]
+    fn mask16(n: usize) -> __mmask16 {
+        ((1u32 << n) - 1) as __mmask16
+    }
+
+    impl Simd for Avx512 {
+        const LANES: usize = 16;
+        const MR: usize = 12;
+
+        #[inline(always)]
+        unsafe fn splat(v: f32) -> Self {
+            unsafe { Avx512(_mm512_set1_ps(v)) }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self {
+            unsafe { Avx512(_mm512_loadu_ps(p)) }
+        }
+        #[inline(always)]
+        unsafe fn load_partial(p: *const f32, n: usize) -> Self {
+            unsafe { Avx512(_mm512_maskz_loadu_ps(mask16(n), p)) }
+        }
+        #[inline(always)]
+        unsafe fn store(self, p: *mut f32) {
+            unsafe { _mm512_storeu_ps(p, self.0) }
+        }
+        #[inline(always)]
+        unsafe fn store_partial(self, p: *mut f32, n: usize) {
+            unsafe { _mm512_mask_storeu_ps(p, mask16(n), self.0) }
+        }
+        #[inline(always)]
+        unsafe fn fmadd(a: Self, b: Self, c: Self) -> Self {
+            unsafe { Avx512(_mm512_fmadd_ps(a.0, b.0, c.0)) }
+        }
+        #[inline(always)]
+        unsafe fn add(self, o: Self) -> Self {
+            unsafe { Avx512(_mm512_add_ps(self.0, o.0)) }
+        }
+        #[inline(always)]
+        unsafe fn mul(self, o: Self) -> Self {
+            unsafe { Avx512(_mm512_mul_ps(self.0, o.0)) }
+        }
+        #[inline(always)]
+        unsafe fn max(self, o: Self) -> Self {
+            unsafe { Avx512(_mm512_max_ps(self.0, o.0)) }
+        }
+        #[inline(always)]
+        unsafe fn min(self, o: Self) -> Self {
+            unsafe { Avx512(_mm512_min_ps(self.0, o.0)) }
+        }
+    }
+}
