@@ -7,6 +7,7 @@ use common::{Fixture, assert_logits_match, max_abs_diff, shared_fixtures};
 use mobilenet_compiler::weights::Weights;
 use mobilenet_compiler::{interp, lower};
 use mobilenet_runtime::Network;
+use mobilenet_runtime::exec::{Exec, Pool};
 use mobilenet_runtime::kernels::Isa;
 use ndarray::{ArrayD, IxDyn};
 
@@ -29,10 +30,25 @@ fn interpreter(fixture: &Fixture) -> Vec<f32> {
     interp::run(&graph, &weights, x.view()).unwrap().iter().copied().collect()
 }
 
-/// fused == unfused == interpreter == Keras, with the kernels of `isa`.
+/// Every image of the fixture through `net` on the threads of a pool.
+fn run_all_on<N: Network>(net: &N, pool: &Pool, fixture: &Fixture) -> Vec<f32> {
+    let input = fixture.input();
+    let mut arena = vec![0.0; N::ARENA_LEN];
+    let mut scratch = vec![0.0; pool.threads() * N::SCRATCH_LEN];
+    let mut out = vec![0.0; input.shape[0] * N::OUTPUT_LEN];
+    for (x, y) in input.data.chunks(N::INPUT_LEN).zip(out.chunks_mut(N::OUTPUT_LEN)) {
+        net.run_on(pool, x, y, &mut arena, &mut scratch);
+    }
+    out
+}
+
+/// fused == unfused == interpreter == Keras, with the kernels of `isa`; and
+/// the fused network on two threads gives what it gives on one.
 fn check<F: Network, U: Network>(fixture: &Fixture, isa: Isa, fused: &F, unfused: &U) {
     let expected = fixture.expected_logits();
     let reference = interpreter(fixture);
+    let pool = Pool::new(2);
+    assert_eq!(run_all_on(fused, &pool, fixture), run_all(fused, fixture), "{} on two threads", fixture.name);
     for (what, out) in [("fused", run_all(fused, fixture)), ("unfused", run_all(unfused, fixture))] {
         let what = format!("{} {what} {isa}", fixture.name);
         let rel = assert_logits_match(&what, &out, &expected);
@@ -84,6 +100,8 @@ small_fixture!(
     "tests/data/keras_v3small_0.5_feat_max/spec.yaml"
 );
 small_fixture!(keras_v3small_min, "keras_v3small_min", "tests/data/keras_v3small_min/spec.yaml");
+// Large enough (224x224) for the pipeline to fuse its first blocks.
+small_fixture!(keras_v2_0_35_224, "keras_v2_0.35_224", "tests/data/keras_v2_0.35_224/spec.yaml");
 
 /// A full-size network of `../shared/fixtures/<dir>`, whose spec is `$spec`.
 macro_rules! shared_fixture {

@@ -50,6 +50,17 @@ fn forward_makes_no_heap_allocation() {
     }
     let during = ALLOCATIONS.load(Ordering::SeqCst) - before;
     assert_eq!(during, 0, "forward allocated {during} times");
+
+    // On two threads: the pool and scratch are made once, the runs allocate nothing.
+    let pool = mobilenet_runtime::exec::Pool::new(2);
+    let mut scratch = V2::new_scratch(2);
+    v2.forward_on(&pool, &v2_input, &mut v2_out, &mut v2_arena, &mut scratch);
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    for _ in 0..3 {
+        v2.forward_on(&pool, &v2_input, &mut v2_out, &mut v2_arena, &mut scratch);
+    }
+    let during = ALLOCATIONS.load(Ordering::SeqCst) - before;
+    assert_eq!(during, 0, "forward_on allocated {during} times");
     assert!(out.iter().all(|v| v.is_finite()) && v2_out.iter().any(|v| *v != 0.0));
 
     // The counter does see allocations (the test can fail).

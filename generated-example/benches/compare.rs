@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use generated_example::{MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small, unfused};
 use mobilenet_runtime::Network;
+use mobilenet_runtime::exec::{Exec, Pool};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -111,13 +112,19 @@ fn image(fixture: &Path, len: usize) -> Vec<f32> {
     (0..len).map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0).collect()
 }
 
-fn time_ours<N: Network>(net: &N, x: &[f32], n: usize) -> Vec<f64> {
+/// Times `n` runs of `net`, on the pool's threads when `pool` has several.
+fn time_ours<N: Network>(net: &N, pool: &Pool, x: &[f32], n: usize) -> Vec<f64> {
     let mut y = vec![0.0; N::OUTPUT_LEN];
     let mut arena = vec![0.0; N::ARENA_LEN];
+    let mut scratch = vec![0.0; pool.threads() * N::SCRATCH_LEN];
     (0..n)
         .map(|_| {
             let t = Instant::now();
-            net.run(std::hint::black_box(x), &mut y, &mut arena);
+            if pool.threads() == 1 {
+                net.run(std::hint::black_box(x), &mut y, &mut arena);
+            } else {
+                net.run_on(pool, std::hint::black_box(x), &mut y, &mut arena, &mut scratch);
+            }
             t.elapsed().as_secs_f64() * 1e3
         })
         .collect()
@@ -160,23 +167,31 @@ fn compare<F: Network, U: Network>(
     }
     eprintln!("{name}:");
     let (fused, unfused) = (load_fused(&weights), load_unfused(&weights));
+    let pool = Pool::new(o.threads);
     let x = image(&fixture, F::INPUT_LEN);
     let mut ort = Ort::start(fixture_dir, &fixture, o.threads);
     if ort.is_none() {
         eprintln!("  onnxruntime not set up (../shared/peers/setup.sh): ours only");
     }
     // Warm up, then alternate batches of 10 until each has `runs` timings.
-    time_ours(&fused, &x, 10);
-    time_ours(&unfused, &x, 10);
+    time_ours(&fused, &pool, &x, 10);
+    time_ours(&unfused, &pool, &x, 10);
     if let Some(ort) = &mut ort {
         ort.run(10);
     }
+    // Between batches, a pause: thread pools (ONNX Runtime's and ours) spin
+    // for a while after their last job, and must not steal the cores of
+    // the next batch.
+    let settle = || std::thread::sleep(std::time::Duration::from_millis(if o.threads > 1 { 20 } else { 1 }));
     let (mut tf, mut tu, mut to) = (Vec::new(), Vec::new(), Vec::new());
     while tf.len() < o.runs {
-        tf.extend(time_ours(&fused, &x, 10));
-        tu.extend(time_ours(&unfused, &x, 10));
+        tf.extend(time_ours(&fused, &pool, &x, 10));
+        settle();
+        tu.extend(time_ours(&unfused, &pool, &x, 10));
+        settle();
         if let Some(ort) = &mut ort {
             to.extend(ort.run(10));
+            settle();
         }
     }
     Some(Row {

@@ -5,12 +5,19 @@ use generated_example::{MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3S
 use mobilenet_runtime::Network;
 
 fn spin<N: Network>(net: N, seconds: f64) {
+    let threads: usize = std::env::var("THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(1);
+    let pool = mobilenet_runtime::exec::Pool::new(threads);
     let x = vec![0.5f32; N::INPUT_LEN];
     let (mut y, mut arena) = (vec![0.0; N::OUTPUT_LEN], vec![0.0; N::ARENA_LEN]);
+    let mut scratch = vec![0.0; threads * N::SCRATCH_LEN];
     let start = std::time::Instant::now();
     let mut runs = 0;
     while start.elapsed().as_secs_f64() < seconds {
-        net.run(&x, &mut y, &mut arena);
+        if threads == 1 {
+            net.run(&x, &mut y, &mut arena);
+        } else {
+            net.run_on(&pool, &x, &mut y, &mut arena, &mut scratch);
+        }
         runs += 1;
     }
     println!("{runs} runs, {:.3} ms each", start.elapsed().as_secs_f64() * 1e3 / runs as f64);

@@ -59,6 +59,11 @@ impl Summary {
                 n.op.params_into(&mut params);
                 let macs = match &n.op {
                     Op::Conv(c) => n.shape.len() as u64 * c.macs_per_output(),
+                    Op::Block(b) => {
+                        let input = graph.node(n.inputs[0]).shape;
+                        let shapes = b.shapes(input).unwrap_or_default();
+                        b.convs().zip(shapes).map(|(c, s)| s.len() as u64 * c.macs_per_output()).sum()
+                    }
                     Op::Dense(d) => u64::from(d.in_features) * u64::from(d.units),
                     _ => 0,
                 };
@@ -126,7 +131,7 @@ pub fn group(v: u64) -> String {
     let digits = v.to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

@@ -1,6 +1,7 @@
 //! Times single kernels on MobileNet shapes (hot caches), for kernel work:
 //! `cargo run --release -p mobilenet-runtime --example kernel_bench`.
 
+use mobilenet_runtime::exec::Serial;
 use mobilenet_runtime::kernels::{self, Act, ConvGeom, Isa, pack};
 
 fn time(what: &str, macs: usize, mut f: impl FnMut()) {
@@ -28,6 +29,7 @@ fn aligned(n: usize) -> &'static mut [f32] {
 fn main() {
     let isa = std::env::args().nth(1).and_then(|n| Isa::by_name(&n)).unwrap_or_else(Isa::detect);
     println!("kernels: {isa}");
+    block_bench(isa);
     for (h, c, k, s) in [
         (112, 32, 3, 1),
         (112, 96, 3, 2),
@@ -48,17 +50,26 @@ fn main() {
         let b = vec![0.0; pack::depthwise_bias_len(c)];
         let y = aligned(oh * oh * c);
         time(&format!("depthwise {h}x{h}x{c} k{k} s{s}"), oh * oh * c * k * k, || {
-            kernels::depthwise(isa, &g, 1, x, w, &b, Act::Relu6, None, y)
+            kernels::depthwise(&Serial, isa, &g, 1, x, w, &b, Act::Relu6, None, y)
         });
     }
-    for (m, k, n) in [(12544, 16, 96), (3136, 144, 24), (196, 96, 576), (49, 320, 1280), (1, 1280, 1000)] {
+    for (m, k, n) in [
+        (12544, 16, 96),
+        (3136, 144, 24),
+        (3136, 128, 128),
+        (616, 128, 128),
+        (784, 256, 256),
+        (196, 96, 576),
+        (49, 320, 1280),
+        (1, 1280, 1000),
+    ] {
         let x = vec![0.5f32; m * k];
         let mut w = vec![0.0; pack::gemm_len(k, n)];
         pack::gemm(isa, &vec![0.01; k * n], k, n, &mut w);
         let b = vec![0.0; pack::gemm_bias_len(n)];
         let mut y = vec![0.0; m * n];
         time(&format!("pointwise {m}x{k}->{n}"), m * k * n, || {
-            kernels::pointwise(isa, m, k, n, &x, &w, &b, Act::Relu6, None, &mut y)
+            kernels::pointwise(&Serial, isa, m, k, n, &x, &w, &b, Act::Relu6, None, &mut y)
         });
     }
     let g = ConvGeom::new([224, 224, 3], [112, 112, 32], [3, 3], [2, 2], [0, 0]);
@@ -68,6 +79,48 @@ fn main() {
     let b = vec![0.0; pack::gemm_bias_len(32)];
     let mut y = vec![0.0; 112 * 112 * 32];
     time("conv2d stem 224x224x3 -> 32", 112 * 112 * 32 * 27, || {
-        kernels::conv2d(isa, &g, &x, &w, &b, Act::Relu6, None, &mut y)
+        kernels::conv2d(&Serial, isa, &g, &x, &w, &b, Act::Relu6, None, &mut y)
     });
+}
+
+fn block_bench(isa: Isa) {
+    use kernels::{BlockGeom, Stage, block};
+    for (h, cin, e, cout, k, s) in [
+        (112, 16, 96, 24, 3, 2),
+        (56, 24, 144, 24, 3, 1),
+        (14, 96, 576, 96, 3, 1),
+        (7, 160, 960, 160, 3, 1),
+        (56, 128, 128, 128, 3, 1),
+    ] {
+        let expand = cin != e;
+        let pad = (k - 1) / 2;
+        let (pt, pl) = if s == 2 { (pad - 1, pad - 1) } else { (pad, pad) };
+        let oh = (h + 2 * pad - k) / s + 1;
+        let g = BlockGeom { h, w: h, cin, e, oh, ow: oh, cout, k, s, pad_top: pt, pad_left: pl, expand, project: true };
+        let x = aligned(h * h * cin);
+        let ew = aligned(pack::gemm_len(cin, e));
+        pack::gemm(isa, &vec![0.01; cin * e], cin, e, ew);
+        let dw = aligned(pack::depthwise_len(k * k, e));
+        pack::depthwise(isa, &vec![0.1; k * k * e], k * k, e, dw);
+        let pw = aligned(pack::gemm_len(e, cout));
+        pack::gemm(isa, &vec![0.01; e * cout], e, cout, pw);
+        let b = vec![0.0; 2048];
+        let scratch = aligned(g.scratch_len());
+        let y = aligned(oh * oh * cout);
+        let macs = if expand { h * h * cin * e } else { 0 } + oh * oh * e * k * k + oh * oh * e * cout;
+        time(&format!("block {h}x{h}x{cin} e{e} k{k} s{s} -> {cout} (band {})", g.band()), macs, || {
+            block(
+                &Serial,
+                isa,
+                &g,
+                x,
+                expand.then_some(Stage { w: ew, bias: &b, act: Act::Relu6 }),
+                Stage { w: dw, bias: &b, act: Act::Relu6 },
+                Some(Stage { w: pw, bias: &b, act: Act::Identity }),
+                None,
+                scratch,
+                y,
+            )
+        });
+    }
 }

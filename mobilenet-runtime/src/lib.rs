@@ -3,12 +3,14 @@
 //! * [`kernels`]: the compute kernels generated `forward` functions call
 //!   (`core` only, no allocation);
 //! * [`prepare`]: load-time weight preparation (BatchNorm folding);
+//! * [`exec`]: running a forward pass on one thread or on a [`exec::Pool`];
 //! * [`weights`] (feature `std`): reads a safetensors file of Keras-named
 //!   tensors and checks it against what the network expects, reporting every
 //!   problem at once. This is the only part that allocates.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod exec;
 pub mod kernels;
 
 /// What every generated network provides, for code generic over networks.
@@ -23,12 +25,22 @@ pub trait Network {
     const OUTPUT_LEN: usize;
     /// Floats of scratch memory a run needs.
     const ARENA_LEN: usize;
+    /// Floats of per-thread scratch a run on several threads needs, per thread.
+    const SCRATCH_LEN: usize;
 
     /// Runs the network on one image, allocating nothing.
     ///
     /// # Panics
     /// If a slice's length is not `INPUT_LEN`, `OUTPUT_LEN` or `ARENA_LEN`.
     fn run(&self, input: &[f32], output: &mut [f32], arena: &mut [f32]);
+
+    /// Runs the network on one image with the threads of `exec` (a
+    /// [`exec::Pool`]), allocating nothing; `scratch` holds
+    /// `exec.threads() * SCRATCH_LEN` floats.
+    ///
+    /// # Panics
+    /// If a slice is too short.
+    fn run_on(&self, exec: &dyn exec::Exec, input: &[f32], output: &mut [f32], arena: &mut [f32], scratch: &mut [f32]);
 }
 #[cfg(feature = "std")]
 pub mod prepare;

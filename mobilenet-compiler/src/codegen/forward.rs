@@ -1,50 +1,101 @@
 //! The body of `forward`: one kernel call per IR node, on constant slices of
 //! the input, output, arena and weights.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
-use super::layout::{Layout, lit};
-use crate::ir::{Act, ConvKind, DenseAct, Graph, Op, Pool, Shape};
-use crate::plan::{Plan, Storage};
+use super::layout::{Layout, Slot, lit};
+use crate::ir::{Act, Conv, ConvKind, DenseAct, Graph, NodeId, Op, Pool, Shape};
+use crate::plan::{Plan, Storage, block_geom};
 
-/// Where the current step writes.
-#[derive(Clone, Copy)]
-enum Write {
-    Output,
-    Arena { offset: usize, len: usize },
+/// The nodes that take a step of `forward` (not the input, not views).
+pub(super) fn step_nodes(graph: &Graph) -> impl Iterator<Item = NodeId> + '_ {
+    graph.ids().filter(|&id| !matches!(graph.node(id).op, Op::Input) && !Plan::is_alias(graph, id))
 }
 
-/// Slices a step reads, relative to the borrows its write leaves.
-struct Reads {
-    write: Write,
-    lo: bool,
-    hi: bool,
+/// How a step borrows the arena: the regions it writes (its output, its
+/// scratch) are split off as `&mut` slices, everything it reads comes from
+/// the pieces between them (the plan never lets them overlap).
+struct Borrows {
+    /// `(offset, len)` of the written regions, by offset.
+    writes: Vec<(usize, usize)>,
+    /// Which of the pieces between writes are read (`gap0`, `gap1`, ...).
+    used_gaps: Vec<bool>,
+    /// The output is the caller's output buffer.
+    to_output: bool,
 }
 
-impl Reads {
-    fn value(&mut self, s: Storage) -> TokenStream {
-        match (s, self.write) {
-            (Storage::Input, _) => quote!(&input[..]),
-            (Storage::Output, _) => unreachable!("the output is written last and never read"),
-            (Storage::Arena { offset, len }, Write::Output) => {
-                let (a, b) = (lit(offset), lit(offset + len));
-                quote!(&arena[#a..#b])
-            }
-            (Storage::Arena { offset, len }, Write::Arena { offset: w, len: wl }) => {
-                if offset + len <= w {
-                    self.lo = true;
+impl Borrows {
+    fn new(mut writes: Vec<(usize, usize)>, to_output: bool) -> Borrows {
+        writes.sort();
+        let gaps = writes.len() + 1;
+        Borrows { writes, used_gaps: vec![false; gaps], to_output }
+    }
+
+    /// A read of `s`.
+    fn read(&mut self, s: Storage) -> TokenStream {
+        match s {
+            Storage::Input => quote!(&input[..]),
+            Storage::Output => unreachable!("the output is written last and never read"),
+            Storage::Arena { offset, len } => {
+                if self.writes.is_empty() {
                     let (a, b) = (lit(offset), lit(offset + len));
-                    quote!(&lo[#a..#b])
-                } else {
-                    assert!(offset >= w + wl, "the plan never overlaps a step's input and output");
-                    self.hi = true;
-                    let (a, b) = (lit(offset - w - wl), lit(offset - w - wl + len));
-                    quote!(&hi[#a..#b])
+                    return quote!(&arena[#a..#b]);
                 }
+                // The gap holding [offset, offset + len): after the writes ending at or before it.
+                let gap = self.writes.iter().take_while(|(o, l)| o + l <= offset).count();
+                let start = if gap == 0 { 0 } else { self.writes[gap - 1].0 + self.writes[gap - 1].1 };
+                assert!(
+                    gap == self.writes.len() || offset + len <= self.writes[gap].0,
+                    "the plan never overlaps what a step reads and writes"
+                );
+                self.used_gaps[gap] = true;
+                let name = gap_name(gap);
+                let (a, b) = (lit(offset - start), lit(offset - start + len));
+                quote!(&#name[#a..#b])
             }
         }
     }
+
+    /// The write slice of region `offset`.
+    fn write(&self, offset: usize) -> proc_macro2::Ident {
+        let i = self.writes.iter().position(|(o, _)| *o == offset).expect("a written region");
+        quote::format_ident!("w{}", i)
+    }
+
+    /// `let` statements splitting the arena, to put before the call.
+    fn prelude(&self) -> TokenStream {
+        let mut out = TokenStream::new();
+        if self.to_output {
+            out.extend(quote!(let y: &mut [f32] = &mut output[..];));
+        }
+        if self.writes.is_empty() {
+            return out;
+        }
+        let mut at = 0;
+        out.extend(quote!(let rest = &mut arena[..];));
+        for (i, (offset, len)) in self.writes.iter().enumerate() {
+            let gap = if self.used_gaps[i] { gap_name(i) } else { quote::format_ident!("_") };
+            let w = quote::format_ident!("w{}", i);
+            let (skip, n) = (lit(offset - at), lit(*len));
+            out.extend(quote! {
+                let (#gap, rest) = rest.split_at_mut(#skip);
+                let (#w, rest) = rest.split_at_mut(#n);
+            });
+            at = offset + len;
+        }
+        let last = gap_name(self.writes.len());
+        if self.used_gaps[self.writes.len()] {
+            out.extend(quote!(let #last = rest;));
+        } else {
+            out.extend(quote!(let _ = rest;));
+        }
+        out
+    }
+}
+
+fn gap_name(i: usize) -> proc_macro2::Ident {
+    quote::format_ident!("gap{}", i)
 }
 
 fn act(a: Option<Act>) -> TokenStream {
@@ -66,7 +117,7 @@ fn dims(s: Shape) -> (usize, usize, usize) {
 }
 
 /// `dims` as unsuffixed literals.
-fn dim_lits(s: Shape) -> (proc_macro2::Literal, proc_macro2::Literal, proc_macro2::Literal) {
+fn dim_lits(s: Shape) -> (Literal, Literal, Literal) {
     let (h, w, c) = dims(s);
     (lit(h), lit(w), lit(c))
 }
@@ -78,34 +129,47 @@ fn option(t: Option<TokenStream>) -> TokenStream {
     }
 }
 
-fn slot(s: Option<super::layout::Slot>) -> TokenStream {
-    s.expect("laid out").read()
-}
-
-/// The nodes that take a step of `forward` (not the input, not views).
-pub(super) fn step_nodes(graph: &Graph) -> impl Iterator<Item = crate::ir::NodeId> + '_ {
-    graph.ids().filter(|&id| !matches!(graph.node(id).op, Op::Input) && !Plan::is_alias(graph, id))
+/// `k::Stage { .. }` of a block's conv.
+fn stage(c: &Conv, (kernel, bias): (Slot, Slot)) -> TokenStream {
+    let (w, b, a) = (kernel.read(), bias.read(), act(c.activation));
+    quote!(k::Stage { w: #w, bias: #b, act: #a })
 }
 
 pub(super) fn steps(graph: &Graph, plan: &Plan, layout: &Layout, _rt: &TokenStream) -> Vec<TokenStream> {
     let mut out = Vec::new();
     for id in step_nodes(graph) {
         let node = graph.node(id);
-        let write = match plan.storage(id) {
-            Storage::Output => Write::Output,
-            Storage::Arena { offset, len } => Write::Arena { offset, len },
+        let mut writes = Vec::new();
+        let to_output = match plan.storage(id) {
+            Storage::Output => true,
+            Storage::Arena { offset, len } => {
+                writes.push((offset, len));
+                false
+            }
             Storage::Input => unreachable!("only the input lives in the input buffer"),
         };
-        let mut reads = Reads { write, lo: false, hi: false };
-        let mut input = |i: usize| reads.value(plan.storage(node.inputs[i]));
+        let scratch = plan.scratch[id.index()];
+        if let Some(s) = scratch {
+            writes.push(s);
+        }
+        let mut b = Borrows::new(writes, to_output);
+        let y = match plan.storage(id) {
+            Storage::Arena { offset, .. } => {
+                let w = b.write(offset);
+                quote!(#w)
+            }
+            _ => quote!(y),
+        };
+        let mut input = |i: usize| b.read(plan.storage(node.inputs[i]));
         let in_shape = |i: usize| graph.node(node.inputs[i]).shape;
-        let nw = layout.nodes[id.index()];
+        let nw = &layout.nodes[id.index()];
         let call = match &node.op {
             Op::Input | Op::Flatten => unreachable!("skipped"),
             Op::Conv(c) => {
                 let x = input(0);
                 let residual = option(c.residual.then(|| input(1)));
-                let (kernel, bias) = (slot(nw.kernel), slot(nw.bias));
+                let (kernel, bias) = nw.layer();
+                let (kernel, bias) = (kernel.read(), bias.read());
                 let a = act(c.activation);
                 let pixels = lit(dims(in_shape(0)).0 * dims(in_shape(0)).1);
                 let (h, w, cin) = dim_lits(in_shape(0));
@@ -118,86 +182,99 @@ pub(super) fn steps(graph: &Graph, plan: &Plan, layout: &Layout, _rt: &TokenStre
                 match c.kind {
                     ConvKind::Depthwise { multiplier } => {
                         let m = lit(multiplier as usize);
-                        quote!(k::depthwise(isa, #geom, #m, #x, #kernel, #bias, #a, #residual, y);)
+                        quote!(k::depthwise(e, isa, #geom, #m, #x, #kernel, #bias, #a, #residual, #y);)
                     }
                     ConvKind::Regular if c.is_pointwise() => {
-                        quote!(k::pointwise(isa, #pixels, #cin, #cout, #x, #kernel, #bias, #a, #residual, y);)
+                        quote!(k::pointwise(e, isa, #pixels, #cin, #cout, #x, #kernel, #bias, #a, #residual, #y);)
                     }
-                    ConvKind::Regular => quote!(k::conv2d(isa, #geom, #x, #kernel, #bias, #a, #residual, y);),
+                    ConvKind::Regular => quote!(k::conv2d(e, isa, #geom, #x, #kernel, #bias, #a, #residual, #y);),
+                }
+            }
+            Op::Block(blk) => {
+                let x = input(0);
+                let residual = option(blk.residual().then(|| input(1)));
+                let g = block_geom(graph, id).expect("a block node");
+                let [h, w, cin, e, oh, ow, cout, k, s, pt, pl] =
+                    [g.h, g.w, g.cin, g.e, g.oh, g.ow, g.cout, g.k, g.s, g.pad_top, g.pad_left].map(lit);
+                let (expand, project) = (g.expand, g.project);
+                let mut layers = nw.layers.iter().copied();
+                let ex = option(blk.expand.as_ref().map(|c| stage(c, layers.next().expect("laid out"))));
+                let dw = stage(&blk.depthwise, layers.next().expect("laid out"));
+                let pr = option(blk.project.as_ref().map(|c| stage(c, layers.next().expect("laid out"))));
+                let (so, _) = scratch.expect("blocks have scratch");
+                let own = b.write(so);
+                quote! {
+                    let s: &mut [f32] = if scratch.is_empty() { #own } else { &mut scratch[..] };
+                    k::block(
+                        e,
+                        isa,
+                        &k::BlockGeom { h: #h, w: #w, cin: #cin, e: #e, oh: #oh, ow: #ow, cout: #cout, k: #k, s: #s, pad_top: #pt, pad_left: #pl, expand: #expand, project: #project },
+                        #x, #ex, #dw, #pr, #residual, s, #y,
+                    );
                 }
             }
             Op::BatchNorm(bn) => {
                 let x = input(0);
                 let c = lit(bn.channels as usize);
                 let (scale, shift) = (nw.scale.expect("laid out").read(), nw.shift.expect("laid out").read());
-                quote!(k::batch_norm(#c, #x, #scale, #shift, y);)
+                quote!(k::batch_norm(#c, #x, #scale, #shift, #y);)
             }
             Op::Activation(a) => {
                 let x = input(0);
                 let a = act(Some(*a));
-                quote!(k::activation(#a, #x, y);)
+                quote!(k::activation(#a, #x, #y);)
             }
             Op::Rescale { scale, offset } => {
                 let x = input(0);
-                quote!(k::rescale(#scale, #offset, #x, y);)
+                quote!(k::rescale(#scale, #offset, #x, #y);)
             }
             Op::ZeroPad(p) => {
                 let x = input(0);
                 let (h, w, c) = dim_lits(in_shape(0));
-                let [t, b, l, r] = [p.top, p.bottom, p.left, p.right].map(|v| lit(v as usize));
-                quote!(k::zero_pad(#h, #w, #c, [#t, #b, #l, #r], #x, y);)
+                let [t, bo, l, r] = [p.top, p.bottom, p.left, p.right].map(|v| lit(v as usize));
+                quote!(k::zero_pad(#h, #w, #c, [#t, #bo, #l, #r], #x, #y);)
             }
             Op::Add => {
-                let (a, b) = (input(0), input(1));
-                quote!(k::add(#a, #b, y);)
+                let (a, bb) = (input(0), input(1));
+                quote!(k::add(#a, #bb, #y);)
             }
             Op::Mul => {
                 let (x, gate) = (input(0), input(1));
                 let c = lit(node.shape.channels() as usize);
-                quote!(k::mul_gate(#c, #x, #gate, y);)
+                quote!(k::mul_gate(#c, #x, #gate, #y);)
             }
             Op::GlobalPool { pool, .. } => {
                 let x = input(0);
                 let (h, w, c) = dims(in_shape(0));
                 let (pixels, c) = (lit(h * w), lit(c));
                 match pool {
-                    Pool::Avg => quote!(k::global_avg_pool(#pixels, #c, #x, y);),
-                    Pool::Max => quote!(k::global_max_pool(#pixels, #c, #x, y);),
+                    Pool::Avg => quote!(k::global_avg_pool(#pixels, #c, #x, #y);),
+                    Pool::Max => quote!(k::global_max_pool(#pixels, #c, #x, #y);),
                 }
             }
             Op::Dense(d) => {
                 let x = input(0);
-                let (kernel, bias) = (slot(nw.kernel), slot(nw.bias));
+                let (kernel, bias) = nw.layer();
+                let (kernel, bias) = (kernel.read(), bias.read());
                 let (inputs, units) = (lit(d.in_features as usize), lit(d.units as usize));
                 match d.activation {
                     Some(DenseAct::Softmax) => quote! {
-                        k::dense(isa, #inputs, #units, #x, #kernel, #bias, k::Act::Identity, y);
-                        k::softmax_in_place(y);
+                        k::dense(e, isa, #inputs, #units, #x, #kernel, #bias, k::Act::Identity, #y);
+                        k::softmax_in_place(#y);
                     },
                     Some(DenseAct::Elementwise(a)) => {
                         let a = act(Some(a));
-                        quote!(k::dense(isa, #inputs, #units, #x, #kernel, #bias, #a, y);)
+                        quote!(k::dense(e, isa, #inputs, #units, #x, #kernel, #bias, #a, #y);)
                     }
-                    None => quote!(k::dense(isa, #inputs, #units, #x, #kernel, #bias, k::Act::Identity, y);),
+                    None => quote!(k::dense(e, isa, #inputs, #units, #x, #kernel, #bias, k::Act::Identity, #y);),
                 }
             }
             Op::Softmax => {
                 let x = input(0);
-                quote!(k::softmax(#x, y);)
+                quote!(k::softmax(#x, #y);)
             }
         };
-        let prelude = match write {
-            Write::Output => quote!(let y: &mut [f32] = &mut output[..];),
-            Write::Arena { offset, len } => {
-                let lo = if reads.lo { quote!(lo) } else { quote!(_) };
-                let hi = if reads.hi { quote!(hi) } else { quote!(_) };
-                let (offset, len) = (lit(offset), lit(len));
-                quote! {
-                    let (#lo, rest) = arena.split_at_mut(#offset);
-                    let (y, #hi) = rest.split_at_mut(#len);
-                }
-            }
-        };
+        let prelude = b.prelude();
         let line = format!(" {}", graph.line(id));
         out.push(quote! {
             #[doc = #line]

@@ -9,7 +9,7 @@ use quote::{ToTokens, quote};
 use mobilenet_runtime::kernels::pack;
 use mobilenet_runtime::prepare::Pack;
 
-use crate::ir::{BatchNorm, ConvKind, Graph, Op, Param};
+use crate::ir::{BatchNorm, Conv, ConvKind, Graph, Op, Param};
 
 /// Prepared weights start at multiples of this many floats (64 bytes).
 const ALIGN: usize = 16;
@@ -34,15 +34,22 @@ impl Slot {
 }
 
 /// The prepared weights of one node.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct NodeWeights {
-    /// Conv / dense kernel (BatchNorm folded in if fused), packed.
-    pub kernel: Option<Slot>,
-    /// Conv / dense bias: own bias and/or folded BatchNorm shift, or zeros.
-    pub bias: Option<Slot>,
+    /// Packed kernel and bias (own bias and/or folded BatchNorm shift, or
+    /// zeros) of each conv / dense layer of the node: one, or the stages of
+    /// a fused block in order.
+    pub layers: Vec<(Slot, Slot)>,
     /// Standalone BatchNorm scale, followed by its shift.
     pub scale: Option<Slot>,
     pub shift: Option<Slot>,
+}
+
+impl NodeWeights {
+    /// The only layer of a conv or dense node.
+    pub fn layer(&self) -> (Slot, Slot) {
+        self.layers[0]
+    }
 }
 
 pub(super) struct Layout {
@@ -69,12 +76,20 @@ impl Layout {
             .nodes()
             .iter()
             .map(|n| match &n.op {
-                Op::Conv(_) | Op::Dense(_) => {
-                    let (kernel, bias) = match pack_of(&n.op) {
-                        Pack::Gemm { k, n } => (pack::gemm_len(k, n), pack::gemm_bias_len(n)),
-                        Pack::Depthwise { taps, c } => (pack::depthwise_len(taps, c), pack::depthwise_bias_len(c)),
-                    };
-                    NodeWeights { kernel: Some(slot(kernel)), bias: Some(slot(bias)), ..NodeWeights::default() }
+                Op::Conv(_) | Op::Dense(_) | Op::Block(_) => {
+                    let layers = weighted_layers(&n.op)
+                        .into_iter()
+                        .map(|(_, pack, _, _)| {
+                            let (kernel, bias) = match pack {
+                                Pack::Gemm { k, n } => (pack::gemm_len(k, n), pack::gemm_bias_len(n)),
+                                Pack::Depthwise { taps, c } => {
+                                    (pack::depthwise_len(taps, c), pack::depthwise_bias_len(c))
+                                }
+                            };
+                            (slot(kernel), slot(bias))
+                        })
+                        .collect();
+                    NodeWeights { layers, ..NodeWeights::default() }
                 }
                 Op::BatchNorm(bn) => NodeWeights {
                     scale: Some(slot(bn.channels as usize)),
@@ -125,66 +140,74 @@ impl Layout {
         };
         let mut out = Vec::new();
         for (n, nw) in graph.nodes().iter().zip(&self.nodes) {
-            let (layer, own_bias, bn) = match &n.op {
-                Op::Conv(c) => (&c.layer, c.bias, c.batch_norm.as_ref()),
-                Op::Dense(d) => (&d.layer, d.bias, d.batch_norm.as_ref()),
-                Op::BatchNorm(bn) => {
-                    let (scale, shift) = (span(nw.scale.expect("laid out")), span(nw.shift.expect("laid out")));
-                    let bn = self.bn_tensors(bn, rt);
-                    out.push(quote!(#rt::prepare::Step::BatchNorm { scale: #scale, shift: #shift, bn: #bn }));
-                    continue;
-                }
-                _ => continue,
-            };
-            let kernel = span(nw.kernel.expect("laid out"));
-            let bias = span(nw.bias.expect("laid out"));
-            let kernel_tensor = self.tensor(&format!("{layer}/kernel"));
-            let bias_tensor = if own_bias {
-                let t = self.tensor(&format!("{layer}/bias"));
-                quote!(Some(#t))
-            } else {
-                quote!(None)
-            };
-            let bn = match bn {
-                Some(bn) => {
-                    let bn = self.bn_tensors(bn, rt);
-                    quote!(Some(#bn))
-                }
-                None => quote!(None),
-            };
-            let pack = match pack_of(&n.op) {
-                Pack::Gemm { k, n } => {
-                    let (k, n) = (lit(k), lit(n));
-                    quote!(#rt::prepare::Pack::Gemm { k: #k, n: #n })
-                }
-                Pack::Depthwise { taps, c } => {
-                    let (taps, c) = (lit(taps), lit(c));
-                    quote!(#rt::prepare::Pack::Depthwise { taps: #taps, c: #c })
-                }
-            };
-            out.push(quote! {
-                #rt::prepare::Step::Layer {
-                    kernel: #kernel, kernel_tensor: #kernel_tensor, bias: #bias, bias_tensor: #bias_tensor, bn: #bn, pack: #pack
-                }
-            });
+            if let Op::BatchNorm(bn) = &n.op {
+                let (scale, shift) = (span(nw.scale.expect("laid out")), span(nw.shift.expect("laid out")));
+                let bn = self.bn_tensors(bn, rt);
+                out.push(quote!(#rt::prepare::Step::BatchNorm { scale: #scale, shift: #shift, bn: #bn }));
+                continue;
+            }
+            for ((layer, pack, own_bias, bn), (kernel, bias)) in weighted_layers(&n.op).into_iter().zip(&nw.layers) {
+                let (kernel, bias) = (span(*kernel), span(*bias));
+                let kernel_tensor = self.tensor(&format!("{layer}/kernel"));
+                let bias_tensor = if own_bias {
+                    let t = self.tensor(&format!("{layer}/bias"));
+                    quote!(Some(#t))
+                } else {
+                    quote!(None)
+                };
+                let bn = match bn {
+                    Some(bn) => {
+                        let bn = self.bn_tensors(bn, rt);
+                        quote!(Some(#bn))
+                    }
+                    None => quote!(None),
+                };
+                let pack = match pack {
+                    Pack::Gemm { k, n } => {
+                        let (k, n) = (lit(k), lit(n));
+                        quote!(#rt::prepare::Pack::Gemm { k: #k, n: #n })
+                    }
+                    Pack::Depthwise { taps, c } => {
+                        let (taps, c) = (lit(taps), lit(c));
+                        quote!(#rt::prepare::Pack::Depthwise { taps: #taps, c: #c })
+                    }
+                };
+                out.push(quote! {
+                    #rt::prepare::Step::Layer {
+                        kernel: #kernel, kernel_tensor: #kernel_tensor, bias: #bias, bias_tensor: #bias_tensor, bn: #bn, pack: #pack
+                    }
+                });
+            }
         }
         out
     }
 }
 
-/// How the kernel function of a conv or dense layer wants its weights.
-fn pack_of(op: &Op) -> Pack {
+/// How the kernel function of a conv wants its weights.
+fn conv_pack(c: &Conv) -> Pack {
+    match c.kind {
+        ConvKind::Depthwise { .. } => {
+            Pack::Depthwise { taps: (c.kernel[0] * c.kernel[1]) as usize, c: c.out_channels as usize }
+        }
+        ConvKind::Regular => {
+            Pack::Gemm { k: (c.kernel[0] * c.kernel[1] * c.in_channels) as usize, n: c.out_channels as usize }
+        }
+    }
+}
+
+/// The layers with kernels of a node, in order: `(Keras layer, packing, own
+/// bias, folded BatchNorm)`.
+fn weighted_layers(op: &Op) -> Vec<(&str, Pack, bool, Option<&BatchNorm>)> {
     match op {
-        Op::Conv(c) => match c.kind {
-            ConvKind::Depthwise { .. } => {
-                Pack::Depthwise { taps: (c.kernel[0] * c.kernel[1]) as usize, c: c.out_channels as usize }
-            }
-            ConvKind::Regular => {
-                Pack::Gemm { k: (c.kernel[0] * c.kernel[1] * c.in_channels) as usize, n: c.out_channels as usize }
-            }
-        },
-        Op::Dense(d) => Pack::Gemm { k: d.in_features as usize, n: d.units as usize },
-        _ => unreachable!("only conv and dense layers have kernels"),
+        Op::Conv(c) => vec![(c.layer.as_str(), conv_pack(c), c.bias, c.batch_norm.as_ref())],
+        Op::Block(b) => b.convs().map(|c| (c.layer.as_str(), conv_pack(c), c.bias, c.batch_norm.as_ref())).collect(),
+        Op::Dense(d) => vec![(
+            d.layer.as_str(),
+            Pack::Gemm { k: d.in_features as usize, n: d.units as usize },
+            d.bias,
+            d.batch_norm.as_ref(),
+        )],
+        _ => vec![],
     }
 }
 

@@ -82,6 +82,7 @@ pub fn emit(graph: Graph, options: &Options) -> Generated {
     let tensors = layout.tensor_specs(rt);
     let prepare = layout.prepare_steps(&graph, rt);
     let steps = forward::steps(&graph, &plan, &layout, rt);
+    let scratch_len = lit(plan.scratch.iter().flatten().map(|(_, len)| *len).max().unwrap_or(0));
     let timed = options.profile.then(|| {
         let names: Vec<String> = forward::step_nodes(&graph).map(|id| graph.node(id).name.clone()).collect();
         let count = lit(names.len());
@@ -101,7 +102,9 @@ pub fn emit(graph: Graph, options: &Options) -> Generated {
             pub fn forward_timed(&self, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [f32; #arena_len], times: &mut [f64; #count]) {
                 use #rt::kernels as k;
                 let (w, isa): (&[f32], k::Isa) = (&self.w, self.isa);
-                let _ = (&w, &isa, &input, &arena);
+                let e: &dyn #rt::exec::Exec = &#rt::exec::Serial;
+                let scratch: &mut [f32] = &mut [];
+                let _ = (&w, &isa, &e, &input, &arena, &scratch);
                 #(#timed_steps)*
             }
         }
@@ -184,12 +187,43 @@ pub fn emit(graph: Graph, options: &Options) -> Generated {
                 ::std::vec![0.0f32; #arena_len].into_boxed_slice().try_into().expect("length is ARENA_LEN")
             }
 
+            /// Floats of scratch per thread [`Self::forward_on`] needs.
+            pub const SCRATCH_LEN: usize = #scratch_len;
+
             /// Runs the network on one image. Allocates nothing: every
             /// intermediate value lives in `arena`.
             pub fn forward(&self, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [f32; #arena_len]) {
+                self.steps(&#rt::exec::Serial, input, output, arena, &mut [])
+            }
+
+            /// Runs the network on one image with the threads of `exec`
+            /// (a [`mobilenet_runtime::exec::Pool`], created once), each
+            /// kernel split between them. Allocates nothing; `scratch` holds
+            /// `exec.threads() * SCRATCH_LEN` floats ([`Self::new_scratch`]).
+            pub fn forward_on(
+                &self,
+                exec: &dyn #rt::exec::Exec,
+                input: &[f32; #input_len],
+                output: &mut [f32; #output_len],
+                arena: &mut [f32; #arena_len],
+                scratch: &mut [f32],
+            ) {
+                assert!(scratch.len() >= exec.threads() * Self::SCRATCH_LEN, "scratch needs threads * SCRATCH_LEN floats");
+                self.steps(exec, input, output, arena, scratch)
+            }
+
+            /// Zeroed scratch for [`Self::forward_on`] with `threads` threads.
+            pub fn new_scratch(threads: usize) -> ::std::vec::Vec<f32> {
+                ::std::vec![0.0f32; threads * Self::SCRATCH_LEN]
+            }
+
+            /// The steps of a forward pass. `scratch` is empty on one
+            /// thread (blocks use their scratch in the arena), else one
+            /// `SCRATCH_LEN` piece per thread of `e`.
+            fn steps(&self, e: &dyn #rt::exec::Exec, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [f32; #arena_len], scratch: &mut [f32]) {
                 use #rt::kernels as k;
                 let (w, isa): (&[f32], k::Isa) = (&self.w, self.isa);
-                let _ = (&w, &isa, &input, &arena);
+                let _ = (&w, &isa, &e, &input, &arena, &scratch);
                 #(#steps)*
             }
 
@@ -202,12 +236,23 @@ pub fn emit(graph: Graph, options: &Options) -> Generated {
             const INPUT_LEN: usize = #input_len;
             const OUTPUT_LEN: usize = #output_len;
             const ARENA_LEN: usize = #arena_len;
+            const SCRATCH_LEN: usize = #scratch_len;
 
             fn run(&self, input: &[f32], output: &mut [f32], arena: &mut [f32]) {
                 self.forward(
                     input.try_into().expect("input length is INPUT_LEN"),
                     output.try_into().expect("output length is OUTPUT_LEN"),
                     arena.try_into().expect("arena length is ARENA_LEN"),
+                )
+            }
+
+            fn run_on(&self, exec: &dyn #rt::exec::Exec, input: &[f32], output: &mut [f32], arena: &mut [f32], scratch: &mut [f32]) {
+                self.forward_on(
+                    exec,
+                    input.try_into().expect("input length is INPUT_LEN"),
+                    output.try_into().expect("output length is OUTPUT_LEN"),
+                    arena.try_into().expect("arena length is ARENA_LEN"),
+                    scratch,
                 )
             }
         }

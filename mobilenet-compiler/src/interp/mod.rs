@@ -77,6 +77,20 @@ fn eval(op: &Op, args: &[ArrayViewD<'_, f32>], shape: Shape, w: &Weights) -> Res
         Op::Input => unreachable!("handled by the caller"),
         Op::Rescale { scale, offset } => args[0].mapv(|v| v * scale + offset),
         Op::Conv(c) => conv(c, args, shape, w)?,
+        Op::Block(b) => {
+            let in_shape = Shape::map(args[0].shape()[1] as u32, args[0].shape()[2] as u32, args[0].shape()[3] as u32);
+            let shapes = b.shapes(in_shape).expect("shapes checked when the graph was built");
+            let mut x = args[0].to_owned();
+            for (c, s) in b.convs().zip(shapes) {
+                let mut conv_args = vec![x.view()];
+                if c.residual {
+                    conv_args.push(args[1].view());
+                }
+                let next = conv(c, &conv_args, s, w)?;
+                x = next;
+            }
+            x
+        }
         Op::BatchNorm(bn) => {
             let mut x = args[0].to_owned();
             batch_norm(&mut x, bn, w)?;

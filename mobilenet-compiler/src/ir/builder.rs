@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::{ConvKind, Graph, Node, NodeId, Op, Shape};
+use super::{Conv, ConvKind, Graph, Node, NodeId, Op, Shape};
 
 /// A node that cannot be added: its inputs do not fit the operation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,6 +68,7 @@ pub(crate) fn infer(op: &Op, shapes: &[Shape]) -> Result<Shape, String> {
         Op::Input => 0,
         Op::Add | Op::Mul => 2,
         Op::Conv(c) if c.residual => 2,
+        Op::Block(b) if b.residual() => 2,
         _ => 1,
     };
     if shapes.len() != arity {
@@ -95,14 +96,14 @@ pub(crate) fn infer(op: &Op, shapes: &[Shape]) -> Result<Shape, String> {
             if c != conv.in_channels {
                 return Err(format!("conv expects {} input channels, its input is {}", conv.in_channels, shapes[0]));
             }
-            if let ConvKind::Depthwise { multiplier } = conv.kind {
-                if conv.out_channels != c * multiplier {
-                    return Err(format!(
-                        "depthwise conv with multiplier {multiplier} on {c} channels gives {}, not {}",
-                        c * multiplier,
-                        conv.out_channels
-                    ));
-                }
+            if let ConvKind::Depthwise { multiplier } = conv.kind
+                && conv.out_channels != c * multiplier
+            {
+                return Err(format!(
+                    "depthwise conv with multiplier {multiplier} on {c} channels gives {}, not {}",
+                    c * multiplier,
+                    conv.out_channels
+                ));
             }
             if conv.kernel.contains(&0) || conv.stride.contains(&0) {
                 return Err("kernel and stride must be at least 1".into());
@@ -148,5 +149,23 @@ pub(crate) fn infer(op: &Op, shapes: &[Shape]) -> Result<Shape, String> {
             s => Err(format!("dense needs a vector input, got the feature map {s}; pool or flatten first")),
         },
         Op::Flatten => Ok(Shape::Vector { n: shapes[0].len() as u32 }),
+        Op::Block(b) => {
+            let pointwise = |c: &Conv| c.kind == ConvKind::Regular && c.kernel == [1, 1] && c.stride == [1, 1];
+            if b.expand.as_ref().is_some_and(|e| !pointwise(e) || !e.padding.is_zero() || e.residual)
+                || b.project.as_ref().is_some_and(|p| !pointwise(p) || !p.padding.is_zero())
+                || b.depthwise.kind != (ConvKind::Depthwise { multiplier: 1 })
+                || b.depthwise.residual
+                || b.depthwise.kernel[0] != b.depthwise.kernel[1]
+                || b.depthwise.stride[0] != b.depthwise.stride[1]
+                || (b.expand.is_none() && b.project.is_none())
+            {
+                return Err("a block is [1x1 expand] -> square depthwise (multiplier 1) -> [1x1 project]".into());
+            }
+            let out = *b.shapes(shapes[0])?.last().expect("a block has convs");
+            if b.residual() && shapes[1] != out {
+                return Err(format!("residual input {} does not match the block output {out}", shapes[1]));
+            }
+            Ok(out)
+        }
     }
 }

@@ -176,6 +176,46 @@ pub enum Op {
     Flatten,
     /// Softmax over the last axis.
     Softmax,
+    /// Expand (1x1) -> depthwise -> project (1x1) computed as one unit
+    /// (the `fuse_block` pass), streamed over rows so the expanded tensor
+    /// never exists whole. `inputs[1]` is the residual if the projection has one.
+    Block(Box<Block>),
+}
+
+/// A fused inverted-residual (or depthwise-separable) block. Each conv keeps
+/// its own epilogue; at least one of `expand` and `project` is present.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    /// Regular 1x1 conv, stride 1, no padding, no residual.
+    pub expand: Option<Conv>,
+    /// Depthwise conv with multiplier 1, no residual.
+    pub depthwise: Conv,
+    /// Regular 1x1 conv, stride 1, no padding; may add the residual.
+    pub project: Option<Conv>,
+}
+
+impl Block {
+    /// The convs in execution order.
+    pub fn convs(&self) -> impl Iterator<Item = &Conv> {
+        self.expand.iter().chain(std::iter::once(&self.depthwise)).chain(self.project.iter())
+    }
+
+    pub fn residual(&self) -> bool {
+        self.project.as_ref().is_some_and(|p| p.residual)
+    }
+
+    /// The output shape of each conv, in order, for a block input of `input`.
+    pub fn shapes(&self, input: Shape) -> Result<Vec<Shape>, String> {
+        let mut shapes = Vec::new();
+        let mut x = input;
+        for c in self.convs() {
+            let mut plain = c.clone();
+            plain.residual = false;
+            x = builder::infer(&Op::Conv(plain), &[x])?;
+            shapes.push(x);
+        }
+        Ok(shapes)
+    }
 }
 
 /// A 2-D convolution, regular or depthwise, with the epilogue that fusion
@@ -409,6 +449,11 @@ impl Op {
                 }
             }
             Op::BatchNorm(bn) => bn.params(out),
+            Op::Block(b) => {
+                for c in b.convs() {
+                    Op::Conv(c.clone()).params_into(out);
+                }
+            }
             Op::Dense(d) => {
                 out.push(p(format!("{}/kernel", d.layer), vec![d.in_features as usize, d.units as usize]));
                 if d.bias {
@@ -441,6 +486,7 @@ impl Op {
             Op::Dense(_) => "dense",
             Op::Flatten => "flatten",
             Op::Softmax => "softmax",
+            Op::Block(_) => "block",
         }
     }
 }

@@ -83,6 +83,20 @@ fn attrs(op: &Op) -> String {
             s
         }
         Op::Conv(c) => conv_attrs(c),
+        Op::Block(b) => {
+            let mut s = String::new();
+            for (what, c) in
+                [("expand", b.expand.as_ref()), ("depthwise", Some(&b.depthwise)), ("project", b.project.as_ref())]
+            {
+                if let Some(c) = c {
+                    if !s.is_empty() {
+                        s.push(' ');
+                    }
+                    let _ = write!(s, "{what}{{{}}}", conv_attrs(c));
+                }
+            }
+            s
+        }
     }
 }
 
@@ -95,10 +109,10 @@ fn conv_attrs(c: &Conv) -> String {
         let _ = write!(s, " {}", pad(&c.padding));
     }
     let _ = write!(s, " c={}->{}", c.in_channels, c.out_channels);
-    if let ConvKind::Depthwise { multiplier } = c.kind {
-        if multiplier != 1 {
-            let _ = write!(s, " mult={multiplier}");
-        }
+    if let ConvKind::Depthwise { multiplier } = c.kind
+        && multiplier != 1
+    {
+        let _ = write!(s, " mult={multiplier}");
     }
     let _ = write!(s, " w={}", c.layer);
     if c.bias {

@@ -79,6 +79,22 @@ impl Fuser {
         self.redirect[consumer.index()] = producer;
     }
 
+    /// Changes node `id` in place.
+    pub fn edit(&mut self, id: NodeId, edit: impl FnOnce(&mut Node)) {
+        edit(self.nodes[id.index()].as_mut().expect("node exists"));
+    }
+
+    /// The one node that reads `id`'s value, if exactly one does (and the
+    /// value is not the network's output).
+    pub fn sole_consumer(&self, id: NodeId) -> Option<NodeId> {
+        if self.uses[id.index()] != 1 || self.resolve(self.output) == id {
+            return None;
+        }
+        (id.index() + 1..self.nodes.len())
+            .map(|i| NodeId(i as u32))
+            .find(|&c| self.node(c).is_some_and(|n| n.inputs.iter().any(|x| self.resolve(*x) == id)))
+    }
+
     /// The rewritten graph, renumbered.
     pub fn finish(self) -> Graph {
         let mut new_id = vec![None; self.nodes.len()];

@@ -8,6 +8,7 @@ mod edit;
 mod fold_batch_norm;
 mod fold_padding;
 mod fuse_activation;
+mod fuse_block;
 mod fuse_residual;
 mod remove_dead;
 
@@ -23,7 +24,7 @@ pub struct Pass {
 }
 
 /// The optimization pipeline, in order.
-pub const PIPELINE: [Pass; 5] = [
+pub const PIPELINE: [Pass; 6] = [
     Pass {
         name: "fold_padding",
         summary: "ZeroPadding2D into the padding of the conv that reads it",
@@ -43,6 +44,11 @@ pub const PIPELINE: [Pass; 5] = [
         name: "fuse_residual",
         summary: "a residual add into the epilogue of the conv producing one of its operands",
         run: fuse_residual::run,
+    },
+    Pass {
+        name: "fuse_block",
+        summary: "expand -> depthwise -> project into one block streamed over rows (the expanded tensor stays in cache)",
+        run: fuse_block::run,
     },
     Pass { name: "remove_dead", summary: "nodes whose value nothing reads", run: remove_dead::run },
 ];

@@ -79,6 +79,31 @@ fn each_pass_keeps_the_outputs_and_snapshots_its_change() {
     assert_eq!(g, optimize(&tiny()));
 }
 
+/// The tiny network is below the size at which the pipeline fuses blocks;
+/// with the threshold at zero, every fusable chain becomes a block.
+#[test]
+fn block_fusion_keeps_the_outputs() {
+    let before = PIPELINE[..PIPELINE.len() - 2].iter().fold(tiny(), |g, p| (p.run)(&g));
+    let after = fuse_block::run_with(&before, 0);
+    insta::assert_snapshot!("tiny_fuse_block_everywhere", diff(&before, &after));
+    assert_eq!(after.nodes().iter().filter(|n| matches!(n.op, Op::Block(_))).count(), 2, "{after}");
+    let w = random_weights(&before);
+    for (a, b) in outputs(&after, &w).iter().zip(outputs(&before, &w)) {
+        assert!((a - b).abs() <= 1e-5, "{a} vs {b}");
+    }
+}
+
+/// In MobileNetV2 at 224x224 the pipeline fuses the early blocks, whose
+/// expanded tensors are megabytes, and leaves the late ones.
+#[test]
+fn block_fusion_of_v2_is_the_large_blocks() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/v2_1.0_224.yaml");
+    let g = optimize(&crate::lower(&Spec::from_file(&path).unwrap()).unwrap());
+    let blocks: Vec<&str> =
+        g.nodes().iter().filter(|n| matches!(n.op, Op::Block(_))).map(|n| n.name.as_str()).collect();
+    assert_eq!(blocks, ["expanded_conv_project_BN", "block_1_project_BN", "block_2_add", "block_3_project_BN"]);
+}
+
 #[test]
 fn optimize_until_stops_after_the_named_pass() {
     let g = tiny();

@@ -34,10 +34,10 @@ pub(super) fn check(spec: &Spec) -> Result<(), SpecError> {
             return err(r.referenced, format!("se_ratio must be a finite number > 0, found {}", r.value));
         }
     }
-    if let Some(e) = &m.bn_epsilon {
-        if !e.value.is_finite() || e.value <= 0.0 {
-            return err(e.referenced, format!("bn_epsilon must be a finite number > 0, found {}", e.value));
-        }
+    if let Some(e) = &m.bn_epsilon
+        && (!e.value.is_finite() || e.value <= 0.0)
+    {
+        return err(e.referenced, format!("bn_epsilon must be a finite number > 0, found {}", e.value));
     }
 
     let input = &m.input;

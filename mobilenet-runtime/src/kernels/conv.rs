@@ -3,7 +3,8 @@
 //! depthwise kernel.
 
 use super::gemm::{Gemm, gemm};
-use super::{Act, Isa, Opt};
+use super::{Act, Isa, Opt, par};
+use crate::exec::Exec;
 
 /// Geometry of a 2-D convolution on one NHWC image. Padding is implicit:
 /// input pixels outside `[0, h) x [0, w)` are zero; output pixel `(oy, ox)`
@@ -55,15 +56,51 @@ impl ConvGeom {
 const IM2COL: usize = 8192;
 
 /// Regular convolution with a fused epilogue; `w` is the kernel
-/// `[kh * kw * cin][cout]` packed by [`super::pack::gemm`].
+/// `[kh * kw * cin][cout]` packed by [`super::pack::gemm`]. Output rows are
+/// split between the parts of `e`.
 #[allow(clippy::too_many_arguments)]
-pub fn conv2d(isa: Isa, g: &ConvGeom, x: &[f32], w: &[f32], bias: &[f32], act: Act, residual: Opt<'_>, y: &mut [f32]) {
+pub fn conv2d(
+    e: &dyn Exec,
+    isa: Isa,
+    g: &ConvGeom,
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    act: Act,
+    residual: Opt<'_>,
+    y: &mut [f32],
+) {
     let k = g.kh * g.kw * g.cin;
     assert!(x.len() >= g.h * g.w * g.cin && y.len() >= g.oh * g.ow * g.cout);
+    assert!(residual.is_none_or(|r| r.len() >= g.oh * g.ow * g.cout));
     assert!(k <= IM2COL, "a {}x{}x{} window does not fit the im2col buffer", g.kh, g.kw, g.cin);
+    let (b, parts) = par::bounds(g.oh, e.threads(), 1);
+    let row = g.ow * g.cout;
+    par::run(e, &mut y[..g.oh * row], &b, parts, row, &|part, y| {
+        let rows = b[part]..b[part + 1];
+        let residual = residual.map(|r| &r[rows.start * row..rows.end * row]);
+        conv2d_rows(isa, g, rows, x, w, bias, act, residual, y);
+    });
+}
+
+/// Output rows `rows` of [`conv2d`]; `y` and `residual` start at row `rows.start`.
+#[allow(clippy::too_many_arguments)]
+fn conv2d_rows(
+    isa: Isa,
+    g: &ConvGeom,
+    rows: core::ops::Range<usize>,
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    act: Act,
+    residual: Opt<'_>,
+    y: &mut [f32],
+) {
+    let k = g.kh * g.kw * g.cin;
     let mut buf = [0.0f32; IM2COL];
     let chunk = (IM2COL / k).min(g.ow).max(1);
-    for oy in 0..g.oh {
+    let first = rows.start;
+    for oy in rows {
         let mut ox0 = 0;
         while ox0 < g.ow {
             let pixels = chunk.min(g.ow - ox0);
@@ -92,7 +129,7 @@ pub fn conv2d(isa: Isa, g: &ConvGeom, x: &[f32], w: &[f32], bias: &[f32], act: A
                     }
                 }
             }
-            let out = (oy * g.ow + ox0) * g.cout;
+            let out = ((oy - first) * g.ow + ox0) * g.cout;
             let len = pixels * g.cout;
             let gm = Gemm {
                 m: pixels,
@@ -112,9 +149,10 @@ pub fn conv2d(isa: Isa, g: &ConvGeom, x: &[f32], w: &[f32], bias: &[f32], act: A
 }
 
 /// 1x1 convolution over `pixels` pixels: `y = act(x [pixels, cin] * W + bias) + residual`,
-/// `w` packed by [`super::pack::gemm`].
+/// `w` packed by [`super::pack::gemm`]. Pixels are split between the parts of `e`.
 #[allow(clippy::too_many_arguments)]
 pub fn pointwise(
+    e: &dyn Exec,
     isa: Isa,
     pixels: usize,
     cin: usize,
@@ -126,6 +164,22 @@ pub fn pointwise(
     residual: Opt<'_>,
     y: &mut [f32],
 ) {
-    let g = Gemm { m: pixels, k: cin, n: cout, x, lda: cin, w, bias, act, residual };
-    gemm(isa, &g, y);
+    assert!(x.len() >= pixels * cin && y.len() >= pixels * cout);
+    assert!(residual.is_none_or(|r| r.len() >= pixels * cout));
+    let (b, parts) = par::bounds(pixels, e.threads(), 12);
+    par::run(e, &mut y[..pixels * cout], &b, parts, cout, &|part, y| {
+        let (p0, p1) = (b[part], b[part + 1]);
+        let g = Gemm {
+            m: p1 - p0,
+            k: cin,
+            n: cout,
+            x: &x[p0 * cin..p1 * cin],
+            lda: cin,
+            w,
+            bias,
+            act,
+            residual: residual.map(|r| &r[p0 * cout..p1 * cout]),
+        };
+        gemm(isa, &g, y);
+    });
 }

@@ -11,11 +11,13 @@ use super::conv::ConvGeom;
 use super::pack::{depthwise_bias_len, depthwise_index, depthwise_len};
 use super::simd::Simd;
 use super::{Act, Isa, Opt, isa::Kind};
+use crate::exec::Exec;
 
 /// Depthwise convolution (`multiplier` outputs per input channel) with a
 /// fused epilogue. `w` and `bias` are packed by [`super::pack`].
 #[allow(clippy::too_many_arguments)]
 pub fn depthwise(
+    e: &dyn Exec,
     isa: Isa,
     g: &ConvGeom,
     multiplier: usize,
@@ -31,40 +33,63 @@ pub fn depthwise(
     assert!(w.len() >= depthwise_len(g.kh * g.kw, g.cout) && bias.len() >= depthwise_bias_len(g.cout));
     assert!(residual.is_none_or(|r| r.len() >= g.oh * g.ow * g.cout));
     assert!(g.kh <= MAX_K, "kernel taller than {MAX_K}");
-    if multiplier != 1 {
-        return with_multiplier(g, multiplier, isa.lanes(), x, w, bias, act, residual, y);
-    }
-    // SAFETY: lengths checked above; `isa` proves the instructions exist.
-    unsafe {
-        match isa.0 {
-            Kind::Portable => run::<super::simd::Portable>(g, x, w, bias, act, residual, y),
-            #[cfg(target_arch = "x86_64")]
-            Kind::Avx2 => avx2(g, x, w, bias, act, residual, y),
-            #[cfg(target_arch = "x86_64")]
-            Kind::Avx512 => avx512(g, x, w, bias, act, residual, y),
-            #[cfg(not(target_arch = "x86_64"))]
-            _ => unreachable!("no such instruction set on this target"),
+    let (b, parts) = super::par::bounds(g.oh, e.threads(), 1);
+    let row = g.ow * g.cout;
+    super::par::run(e, &mut y[..g.oh * row], &b, parts, row, &|part, y| {
+        let rows = b[part]..b[part + 1];
+        let residual = residual.map(|r| &r[rows.start * row..rows.end * row]);
+        if multiplier != 1 {
+            return with_multiplier(g, multiplier, isa.lanes(), rows, x, w, bias, act, residual, y);
         }
-    }
+        // SAFETY: lengths checked above (`y` and `residual` hold `rows`);
+        // `isa` proves the instructions exist.
+        unsafe {
+            match isa.0 {
+                Kind::Portable => run::<super::simd::Portable>(g, rows, x, w, bias, act, residual, y),
+                #[cfg(target_arch = "x86_64")]
+                Kind::Avx2 => avx2(g, rows, x, w, bias, act, residual, y),
+                #[cfg(target_arch = "x86_64")]
+                Kind::Avx512 => avx512(g, rows, x, w, bias, act, residual, y),
+                #[cfg(not(target_arch = "x86_64"))]
+                _ => unreachable!("no such instruction set on this target"),
+            }
+        }
+    });
 }
+
+type Rows = core::ops::Range<usize>;
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn avx2(g: &ConvGeom, x: &[f32], w: &[f32], b: &[f32], act: Act, r: Opt<'_>, y: &mut [f32]) {
-    unsafe { run::<super::simd::Avx2>(g, x, w, b, act, r, y) }
+#[allow(clippy::too_many_arguments)]
+unsafe fn avx2(g: &ConvGeom, rows: Rows, x: &[f32], w: &[f32], b: &[f32], act: Act, r: Opt<'_>, y: &mut [f32]) {
+    unsafe { run::<super::simd::Avx2>(g, rows, x, w, b, act, r, y) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn avx512(g: &ConvGeom, x: &[f32], w: &[f32], b: &[f32], act: Act, r: Opt<'_>, y: &mut [f32]) {
-    unsafe { run::<super::simd::Avx512>(g, x, w, b, act, r, y) }
+#[allow(clippy::too_many_arguments)]
+unsafe fn avx512(g: &ConvGeom, rows: Rows, x: &[f32], w: &[f32], b: &[f32], act: Act, r: Opt<'_>, y: &mut [f32]) {
+    unsafe { run::<super::simd::Avx512>(g, rows, x, w, b, act, r, y) }
 }
 
+/// Output rows `rows`; `y` and `res` start at row `rows.start`.
 #[inline(always)]
-unsafe fn run<V: Simd>(g: &ConvGeom, x: &[f32], w: &[f32], bias: &[f32], act: Act, res: Opt<'_>, y: &mut [f32]) {
+#[allow(clippy::too_many_arguments)]
+unsafe fn run<V: Simd>(
+    g: &ConvGeom,
+    rows: Rows,
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    act: Act,
+    res: Opt<'_>,
+    y: &mut [f32],
+) {
     let res = res.map_or(core::ptr::null(), <[f32]>::as_ptr);
     let (x, y) = (x.as_ptr(), y.as_mut_ptr());
-    for oy in 0..g.oh {
+    let first = rows.start;
+    for oy in rows {
         let top = (oy * g.sh) as isize - g.pad_top as isize;
         let mut rows = [core::ptr::null(); MAX_K];
         for (ky, r) in rows.iter_mut().enumerate().take(g.kh) {
@@ -73,10 +98,49 @@ unsafe fn run<V: Simd>(g: &ConvGeom, x: &[f32], w: &[f32], bias: &[f32], act: Ac
                 *r = unsafe { x.add(iy as usize * g.w * g.cin) };
             }
         }
-        let o = oy * g.ow * g.cout;
+        let o = (oy - first) * g.ow * g.cout;
         let r = if res.is_null() { res } else { unsafe { res.add(o) } };
         unsafe { row::<V>(g, &rows[..g.kh], w.as_ptr(), bias.as_ptr(), act, r, y.add(o)) };
     }
+}
+
+/// One output row (see [`row`]) with the kernels of `isa`.
+///
+/// # Safety
+/// `rows` hold `g.kh` pointers to `g.w * g.cin` floats (or null), `out`
+/// points to `g.ow * g.cout` floats, `w` and `bias` are packed for `g`.
+pub(crate) unsafe fn row_dispatch(
+    isa: Isa,
+    g: &ConvGeom,
+    rows: &[*const f32],
+    w: *const f32,
+    bias: *const f32,
+    act: Act,
+    out: *mut f32,
+) {
+    unsafe {
+        match isa.0 {
+            Kind::Portable => row::<super::simd::Portable>(g, rows, w, bias, act, core::ptr::null(), out),
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx2 => row_avx2(g, rows, w, bias, act, out),
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx512 => row_avx512(g, rows, w, bias, act, out),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => unreachable!("no such instruction set on this target"),
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn row_avx2(g: &ConvGeom, rows: &[*const f32], w: *const f32, b: *const f32, act: Act, out: *mut f32) {
+    unsafe { row::<super::simd::Avx2>(g, rows, w, b, act, core::ptr::null(), out) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn row_avx512(g: &ConvGeom, rows: &[*const f32], w: *const f32, b: *const f32, act: Act, out: *mut f32) {
+    unsafe { row::<super::simd::Avx512>(g, rows, w, b, act, core::ptr::null(), out) }
 }
 
 /// Largest kernel height the row kernels take input rows for.
@@ -171,6 +235,11 @@ unsafe fn act_n<V: Simd, const A: u8>(v: V, act: Act) -> V {
 }
 
 /// Output pixels `oxs`, whose K x K window lies inside the image.
+///
+/// The pixels are taken in chunks whose input windows (all channels) fit in
+/// L1; within a chunk, each vector of channels walks the pixels with its
+/// `K x K` weights held in registers, reading through one pointer per kernel
+/// row: one load per multiply-add.
 #[inline(always)]
 unsafe fn interior<V: Simd, const K: usize, const A: u8>(
     g: &ConvGeom,
@@ -182,59 +251,93 @@ unsafe fn interior<V: Simd, const K: usize, const A: u8>(
 ) {
     let c = px.c;
     let full = c / V::LANES;
-    let tail = c - full * V::LANES;
-    unsafe {
-        let mut taps = [core::ptr::null::<f32>(); 25];
-        for ky in 0..K {
-            for kx in 0..K {
-                taps[ky * K + kx] = rows[ky].add((oxs.start * g.sw + kx - g.pad_left) * c);
-            }
-        }
-        let step = g.sw * c;
-        for ox in oxs {
-            let out = y.add(ox * c);
-            let r = if res.is_null() { res } else { res.add(ox * c) };
+    let step = g.sw * c;
+    let chunk = (L1_WINDOW_BYTES / (K * step * 4).max(1)).clamp(4, 64);
+    let mut x0 = oxs.start;
+    while x0 < oxs.end {
+        let x1 = (x0 + chunk).min(oxs.end);
+        unsafe {
             let mut wb = px.w;
-            let block = |o: usize, wb: *const f32| {
-                // One chain of FMAs per kernel row, summed at the end: the
-                // chains overlap instead of waiting on each other's latency.
-                let mut acc = [V::zero(); 5];
-                acc[0] = V::load(px.bias.add(o));
-                for ky in 0..K {
-                    for kx in 0..K {
-                        let t = ky * K + kx;
-                        acc[ky] = V::fmadd(V::load(taps[t].add(o)), V::load(wb.add(t * V::LANES)), acc[ky]);
-                    }
-                }
-                let mut sum = acc[0];
-                for a in acc.iter().take(K).skip(1) {
-                    sum = sum.add(*a);
-                }
-                let mut v = act_n::<V, A>(sum, px.act);
-                if !r.is_null() {
-                    v = v.add(V::load(r.add(o)));
-                }
-                v.store(out.add(o));
-            };
             for cb in 0..full {
-                block(cb * V::LANES, wb);
+                channel_run::<V, K, A, true>(g, px, rows, x0..x1, cb * V::LANES, V::LANES, wb, res, y);
                 wb = wb.add(K * K * V::LANES);
             }
-            if tail > 0 {
-                let o = full * V::LANES;
-                let mut acc = V::load(px.bias.add(o));
-                for t in 0..K * K {
-                    acc = V::fmadd(V::load_partial(taps[t].add(o), tail), V::load(wb.add(t * V::LANES)), acc);
-                }
-                let mut v = act_n::<V, A>(acc, px.act);
-                if !r.is_null() {
-                    v = v.add(V::load_partial(r.add(o), tail));
-                }
-                v.store_partial(out.add(o), tail);
+            if full * V::LANES < c {
+                let n = c - full * V::LANES;
+                channel_run::<V, K, A, false>(g, px, rows, x0..x1, full * V::LANES, n, wb, res, y);
             }
-            for t in taps.iter_mut().take(K * K) {
-                *t = t.add(step);
+        }
+        x0 = x1;
+    }
+}
+
+/// A whole vector (`FULL`) or its first `n` lanes.
+#[inline(always)]
+unsafe fn load<V: Simd, const FULL: bool>(p: *const f32, n: usize) -> V {
+    unsafe { if FULL { V::load(p) } else { V::load_partial(p, n) } }
+}
+
+/// Bytes of input windows a chunk of interior pixels keeps in L1.
+const L1_WINDOW_BYTES: usize = 16 * 1024;
+
+/// Channels `o..o + n` of output pixels `oxs`, the weights (`wb`, `[tap][lane]`)
+/// in registers. `FULL`: `n` is a whole vector.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn channel_run<V: Simd, const K: usize, const A: u8, const FULL: bool>(
+    g: &ConvGeom,
+    px: &Pixel,
+    rows: &[*const f32],
+    oxs: core::ops::Range<usize>,
+    o: usize,
+    n: usize,
+    wb: *const f32,
+    res: *const f32,
+    y: *mut f32,
+) {
+    let c = px.c;
+    unsafe {
+        let b = V::load(px.bias.add(o));
+        let mut wk = [b; 25];
+        for (t, wt) in wk.iter_mut().enumerate().take(K * K) {
+            *wt = V::load(wb.add(t * V::LANES));
+        }
+        // Column offsets of the kernel taps, in floats.
+        let mut off = [0usize; 5];
+        for (kx, v) in off.iter_mut().enumerate().take(K) {
+            *v = kx * c;
+        }
+        let mut p = [core::ptr::null::<f32>(); 5];
+        for ky in 0..K {
+            p[ky] = rows[ky].add((oxs.start * g.sw - g.pad_left) * c + o);
+        }
+        let step = g.sw * c;
+        let mut q = y.add(oxs.start * c + o);
+        let mut r = if res.is_null() { res } else { res.add(oxs.start * c + o) };
+        for _ in oxs {
+            let mut acc = [V::zero(); 5];
+            acc[0] = b;
+            for ky in 0..K {
+                for kx in 0..K {
+                    acc[ky] = V::fmadd(load::<V, FULL>(p[ky].add(off[kx]), n), wk[ky * K + kx], acc[ky]);
+                }
+                p[ky] = p[ky].add(step);
             }
+            let mut sum = acc[0];
+            for a in acc.iter().take(K).skip(1) {
+                sum = sum.add(*a);
+            }
+            let mut v = act_n::<V, A>(sum, px.act);
+            if !r.is_null() {
+                v = v.add(load::<V, FULL>(r, n));
+                r = r.add(c);
+            }
+            if FULL {
+                v.store(q);
+            } else {
+                v.store_partial(q, n);
+            }
+            q = q.add(c);
         }
     }
 }
@@ -279,6 +382,7 @@ fn with_multiplier(
     g: &ConvGeom,
     multiplier: usize,
     lanes: usize,
+    rows: Rows,
     x: &[f32],
     w: &[f32],
     bias: &[f32],
@@ -288,9 +392,10 @@ fn with_multiplier(
 ) {
     let (cin, cout) = (g.cin, g.cout);
     let taps = g.kh * g.kw;
-    for oy in 0..g.oh {
+    let first = rows.start;
+    for oy in rows {
         for ox in 0..g.ow {
-            let o = (oy * g.ow + ox) * cout;
+            let o = ((oy - first) * g.ow + ox) * cout;
             let acc = &mut y[o..o + cout];
             acc.copy_from_slice(&bias[..cout]);
             for ky in 0..g.kh {

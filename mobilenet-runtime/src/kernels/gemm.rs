@@ -16,6 +16,10 @@ use super::{Act, Isa, Opt, isa::Kind};
 /// Bytes of input rows a block keeps in L1 while the panels pass over them.
 const L1_ROWS_BYTES: usize = 16 * 1024;
 
+/// Up to this many bytes of packed weights, every panel stays in L1 and rows
+/// are finished one band at a time.
+const L1_WEIGHTS_BYTES: usize = 20 * 1024;
+
 /// The arguments of one GEMM.
 #[derive(Clone, Copy)]
 pub(crate) struct Gemm<'a> {
@@ -32,13 +36,18 @@ pub(crate) struct Gemm<'a> {
     pub residual: Opt<'a>,
 }
 
-/// Runs a GEMM with the kernels of `isa`.
-pub(crate) fn gemm(isa: Isa, g: &Gemm<'_>, y: &mut [f32]) {
+/// Checks the lengths [`run`] relies on, for an output of `y_len` floats.
+fn check(isa: Isa, g: &Gemm<'_>, y_len: usize) {
     let nr = isa.panel();
     let panels = g.n.div_ceil(nr);
     assert!(g.m == 0 || g.x.len() >= (g.m - 1) * g.lda + g.k, "x too short");
     assert!(g.lda >= g.k && g.w.len() >= panels * g.k * nr && g.bias.len() >= panels * nr, "weights too short");
-    assert!(y.len() >= g.m * g.n && g.residual.is_none_or(|r| r.len() >= g.m * g.n), "output too short");
+    assert!(y_len >= g.m * g.n && g.residual.is_none_or(|r| r.len() >= g.m * g.n), "output too short");
+}
+
+/// Runs a GEMM with the kernels of `isa`.
+pub(crate) fn gemm(isa: Isa, g: &Gemm<'_>, y: &mut [f32]) {
+    check(isa, g, y.len());
     // SAFETY: lengths checked above; `isa` proves the instructions exist.
     unsafe {
         match isa.0 {
@@ -65,6 +74,7 @@ unsafe fn avx512(g: &Gemm<'_>, y: &mut [f32]) {
     unsafe { run::<super::simd::Avx512>(g, y) }
 }
 
+/// The GEMM for vectors `V`; lengths as [`check`] requires.
 #[inline(always)]
 unsafe fn run<V: Simd>(g: &Gemm<'_>, y: &mut [f32]) {
     if g.m == 1 {
@@ -72,39 +82,56 @@ unsafe fn run<V: Simd>(g: &Gemm<'_>, y: &mut [f32]) {
     }
     let nr = 2 * V::LANES;
     let panels = g.n.div_ceil(nr);
-    let mc = ((L1_ROWS_BYTES / (g.k * 4).max(1)) / V::MR).max(1) * V::MR;
     let (x, w, bias, y) = (g.x.as_ptr(), g.w.as_ptr(), g.bias.as_ptr(), y.as_mut_ptr());
     let res = g.residual.map_or(core::ptr::null(), <[f32]>::as_ptr);
+    let tile_at = |r: usize, p: usize| Tile {
+        k: g.k,
+        a: x.wrapping_add(r * g.lda),
+        lda: g.lda,
+        b: w.wrapping_add(p * g.k * nr),
+        bias: bias.wrapping_add(p * nr),
+        act: g.act,
+        res: if res.is_null() { res } else { res.wrapping_add(r * g.n + p * nr) },
+        c: y.wrapping_add(r * g.n + p * nr),
+        ldc: g.n,
+        cols: nr.min(g.n - p * nr),
+    };
+    if g.k * panels * nr * 4 <= L1_WEIGHTS_BYTES {
+        // All weights fit L1: finish each band of rows across every panel
+        // while its output rows are in L1 (no partial output lines written
+        // back and re-read per panel: what small-k layers are bound by).
+        let mut r = 0;
+        while r < g.m {
+            let rows = V::MR.min(g.m - r);
+            for p in 0..panels {
+                unsafe { tile_for::<V>(rows, &tile_at(r, p)) };
+            }
+            r += rows;
+        }
+        return;
+    }
+    // Otherwise blocks of rows that stay in L1 while every panel (from L2)
+    // passes over them.
+    let mc = ((L1_ROWS_BYTES / (g.k * 4).max(1)) / V::MR).max(1) * V::MR;
     let mut m0 = 0;
     while m0 < g.m {
         let m1 = (m0 + mc).min(g.m);
         for p in 0..panels {
-            let cols = nr.min(g.n - p * nr);
-            let panel = unsafe { w.add(p * g.k * nr) };
-            let b = unsafe { bias.add(p * nr) };
             let mut r = m0;
             while r < m1 {
                 let rows = V::MR.min(m1 - r);
-                let tile = Tile {
-                    k: g.k,
-                    a: unsafe { x.add(r * g.lda) },
-                    lda: g.lda,
-                    b: panel,
-                    bias: b,
-                    act: g.act,
-                    res: if res.is_null() { res } else { unsafe { res.add(r * g.n + p * nr) } },
-                    c: unsafe { y.add(r * g.n + p * nr) },
-                    ldc: g.n,
-                    cols,
-                };
-                unsafe {
-                    if cols <= V::LANES { tile_rows::<V, 1>(rows, &tile) } else { tile_rows::<V, 2>(rows, &tile) }
-                };
+                unsafe { tile_for::<V>(rows, &tile_at(r, p)) };
                 r += rows;
             }
         }
         m0 = m1;
     }
+}
+
+/// The micro-kernel for a tile of `rows` rows, one or two vectors wide.
+#[inline(always)]
+unsafe fn tile_for<V: Simd>(rows: usize, t: &Tile) {
+    unsafe { if t.cols <= V::LANES { tile_rows::<V, 1>(rows, t) } else { tile_rows::<V, 2>(rows, t) } }
 }
 
 /// One row (dense layers, squeeze-excite, 1x1 maps): a GEMV, latency-bound

@@ -14,15 +14,18 @@
 //! at load time selects one. Their weights are packed at load time by
 //! [`pack`]. Light kernels (pooling, elementwise) are plain loops.
 
+mod block;
 mod conv;
 mod dwconv;
 mod elementwise;
 mod gemm;
 mod isa;
 pub mod pack;
+mod par;
 mod pool;
 mod simd;
 
+pub use block::{BlockGeom, Stage, block};
 pub use conv::{ConvGeom, conv2d, pointwise};
 pub use dwconv::depthwise;
 pub use elementwise::{activation, add, batch_norm, mul_gate, rescale, softmax, softmax_in_place, zero_pad};

@@ -1,6 +1,8 @@
 //! Global pooling and dense layers (the heads and squeeze-excite).
 
-use super::{Act, Isa};
+use super::gemm::{Gemm, gemm};
+use super::{Act, Isa, par};
+use crate::exec::Exec;
 
 /// Mean over `pixels` pixels of `channels` channels.
 pub fn global_avg_pool(pixels: usize, channels: usize, x: &[f32], y: &mut [f32]) {
@@ -23,7 +25,41 @@ pub fn global_max_pool(pixels: usize, channels: usize, x: &[f32], y: &mut [f32])
 }
 
 /// `y = act(x [inputs] * W + bias)`, `w` packed by [`super::pack::gemm`].
+/// Output panels are split between the parts of `e`.
 #[allow(clippy::too_many_arguments)]
-pub fn dense(isa: Isa, inputs: usize, units: usize, x: &[f32], w: &[f32], bias: &[f32], act: Act, y: &mut [f32]) {
-    super::conv::pointwise(isa, 1, inputs, units, x, w, bias, act, None, y);
+pub fn dense(
+    e: &dyn Exec,
+    isa: Isa,
+    inputs: usize,
+    units: usize,
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    act: Act,
+    y: &mut [f32],
+) {
+    let nr = isa.panel();
+    let panels = units.div_ceil(nr);
+    assert!(y.len() >= units && x.len() >= inputs && w.len() >= panels * inputs * nr && bias.len() >= panels * nr);
+    let (b, parts) = par::bounds(panels, e.threads(), 1);
+    // Columns of the parts: whole panels, the last one clipped to `units`.
+    let mut cols = b;
+    for c in cols.iter_mut() {
+        *c = (*c * nr).min(units);
+    }
+    par::run(e, &mut y[..units], &cols, parts, 1, &|part, y| {
+        let (p0, c0, c1) = (b[part], cols[part], cols[part + 1]);
+        let g = Gemm {
+            m: 1,
+            k: inputs,
+            n: c1 - c0,
+            x,
+            lda: inputs,
+            w: &w[p0 * inputs * nr..],
+            bias: &bias[p0 * nr..],
+            act,
+            residual: None,
+        };
+        gemm(isa, &g, y);
+    });
 }

@@ -82,8 +82,8 @@ impl Portable {
     #[inline(always)]
     fn map2(self, o: Self, f: impl Fn(f32, f32) -> f32) -> Self {
         let mut r = [0.0; 8];
-        for i in 0..8 {
-            r[i] = f(self.0[i], o.0[i]);
+        for ((r, a), b) in r.iter_mut().zip(self.0).zip(o.0) {
+            *r = f(a, b);
         }
         Portable(r)
     }
@@ -121,9 +121,9 @@ impl Simd for Portable {
     }
     #[inline(always)]
     unsafe fn fmadd(a: Self, b: Self, c: Self) -> Self {
-        let mut r = [0.0; 8];
-        for i in 0..8 {
-            r[i] = a.0[i] * b.0[i] + c.0[i];
+        let mut r = c.0;
+        for ((r, a), b) in r.iter_mut().zip(a.0).zip(b.0) {
+            *r += a * b;
         }
         Portable(r)
     }

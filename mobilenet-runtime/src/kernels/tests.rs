@@ -1,6 +1,7 @@
 //! Kernels against direct, loop-by-loop definitions in f64.
 
 use super::*;
+use crate::exec::{Pool, Serial};
 
 fn values(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
@@ -105,7 +106,7 @@ fn conv2d_matches_the_definition_with_asymmetric_padding() {
             let b = values(g.cout, seed + 20);
             let (pw, pb) = packed_gemm(isa, g.kh * g.kw * g.cin, g.cout, &k, &b);
             let mut y = vec![0.0; g.oh * g.ow * g.cout];
-            conv2d(isa, &g, &x, &pw, &pb, Act::Identity, None, &mut y);
+            conv2d(&Serial, isa, &g, &x, &pw, &pb, Act::Identity, None, &mut y);
             close(&y, &reference(&g, 0, &x, &k, Some(&b)), 1e-5);
         }
     }
@@ -133,7 +134,7 @@ fn depthwise_matches_the_definition() {
             let r = values(g.oh * g.ow * g.cout, seed + 30);
             let (pw, pb) = packed_dw(isa, taps, g.cout, &k, &b);
             let mut y = vec![0.0; g.oh * g.ow * g.cout];
-            depthwise(isa, &g, mult, &x, &pw, &pb, Act::Relu6, Some(&r), &mut y);
+            depthwise(&Serial, isa, &g, mult, &x, &pw, &pb, Act::Relu6, Some(&r), &mut y);
             let expected: Vec<f64> = reference(&g, mult, &x, &k, Some(&b))
                 .iter()
                 .zip(&r)
@@ -158,7 +159,7 @@ fn pointwise_epilogue_is_bias_activation_residual() {
             let (pw, pb) = packed_gemm(isa, cin, cout, &k, &b);
             for act in [Act::Relu6, Act::HardSwish, Act::Identity] {
                 let mut y = vec![f32::NAN; p * cout];
-                pointwise(isa, p, cin, cout, &x, &pw, &pb, act, Some(&r), &mut y);
+                pointwise(&Serial, isa, p, cin, cout, &x, &pw, &pb, act, Some(&r), &mut y);
                 let g = geom(1, p, cin, cout, 1, 1, [0; 4]);
                 let f = |v: f64| match act {
                     Act::Relu6 => v.clamp(0.0, 6.0),
@@ -224,7 +225,7 @@ fn pools_dense_softmax_pad_gate() {
     for isa in isas() {
         let (pw, pb) = packed_gemm(isa, 2, 3, &[1.0, 0.0, -1.0, 0.5, 1.0, 2.0], &[0.0, 0.0, 1.0]);
         let mut d = [0.0; 3];
-        dense(isa, 2, 3, &[1.0, 2.0], &pw, &pb, Act::Relu, &mut d);
+        dense(&Serial, isa, 2, 3, &[1.0, 2.0], &pw, &pb, Act::Relu, &mut d);
         assert_eq!(d, [2.0, 2.0, 4.0], "{isa}");
     }
     let mut s = [0.0; 3];
@@ -237,4 +238,154 @@ fn pools_dense_softmax_pad_gate() {
     let mut g = [0.0; 4];
     mul_gate(2, &[1.0, 2.0, 3.0, 4.0], &[0.5, 2.0], &mut g);
     assert_eq!(g, [0.5, 4.0, 1.5, 8.0]);
+}
+
+/// The fused block equals its three kernels run one after the other, over
+/// several bands and with every combination of stages.
+#[test]
+fn block_equals_its_stages() {
+    for isa in isas() {
+        for (h, w, cin, e, cout, k, s, pad, expand, project, residual, seed) in [
+            (40, 40, 16, 96, 16, 3, 1, [1, 1, 1, 1], true, true, true, 1),
+            (41, 37, 24, 72, 40, 5, 2, [1, 2, 1, 2], true, true, false, 2),
+            (30, 30, 32, 32, 64, 3, 2, [0, 1, 0, 1], false, true, false, 3),
+            (16, 12, 8, 20, 20, 3, 1, [1, 1, 1, 1], true, false, false, 4),
+            (7, 7, 160, 960, 160, 3, 1, [1, 1, 1, 1], true, true, true, 5),
+            (64, 90, 12, 36, 12, 3, 1, [1, 1, 1, 1], true, true, true, 6),
+        ] {
+            let [pt, pb, pl, pr] = pad;
+            let (oh, ow) = ((h + pt + pb - k) / s + 1, (w + pl + pr - k) / s + 1);
+            let g = BlockGeom { h, w, cin, e, oh, ow, cout, k, s, pad_top: pt, pad_left: pl, expand, project };
+            let x = values(h * w * cin, seed);
+            let (ew, eb) = packed_gemm(isa, cin, e, &values(cin * e, seed + 1), &values(e, seed + 2));
+            let (dw, db) = packed_dw(isa, k * k, e, &values(k * k * e, seed + 3), &values(e, seed + 4));
+            let (pw, pb) = packed_gemm(isa, e, cout, &values(e * cout, seed + 5), &values(cout, seed + 6));
+            let r = values(oh * ow * cout, seed + 7);
+            // Stage by stage.
+            let mut ex = vec![0.0; h * w * e];
+            let xin = if expand {
+                pointwise(&Serial, isa, h * w, cin, e, &x, &ew, &eb, Act::Relu6, None, &mut ex);
+                &ex
+            } else {
+                &x
+            };
+            let mut d = vec![0.0; oh * ow * e];
+            let dg = ConvGeom::new([h, w, e], [oh, ow, e], [k, k], [s, s], [pt, pl]);
+            depthwise(&Serial, isa, &dg, 1, xin, &dw, &db, Act::HardSwish, None, &mut d);
+            let expected = if project {
+                let mut p = vec![0.0; oh * ow * cout];
+                pointwise(
+                    &Serial,
+                    isa,
+                    oh * ow,
+                    e,
+                    cout,
+                    &d,
+                    &pw,
+                    &pb,
+                    Act::Identity,
+                    residual.then_some(&r[..]),
+                    &mut p,
+                );
+                p
+            } else {
+                d
+            };
+            // Fused.
+            let mut scratch = vec![f32::NAN; g.scratch_len()];
+            let mut y = vec![f32::NAN; expected.len()];
+            block(
+                &Serial,
+                isa,
+                &g,
+                &x,
+                expand.then_some(Stage { w: &ew, bias: &eb, act: Act::Relu6 }),
+                Stage { w: &dw, bias: &db, act: Act::HardSwish },
+                project.then_some(Stage { w: &pw, bias: &pb, act: Act::Identity }),
+                residual.then_some(&r[..]),
+                &mut scratch,
+                &mut y,
+            );
+            let expected: Vec<f64> = expected.iter().map(|v| *v as f64).collect();
+            close(&y, &expected, 1e-6);
+            if [1, 2, 6].contains(&seed) {
+                assert!(g.band() < oh, "case {seed} exercises several bands");
+            }
+        }
+    }
+}
+
+/// Split between the threads of a pool, every kernel writes what it writes
+/// on one thread, bit for bit.
+#[test]
+fn kernels_on_a_pool_equal_serial() {
+    let pool = Pool::new(3);
+    for isa in isas() {
+        let g = geom(23, 17, 40, 40, 3, 2, [1, 1, 1, 1]);
+        let x = values(g.h * g.w * g.cin, 1);
+        let (dw, db) = packed_dw(isa, 9, 40, &values(9 * 40, 2), &values(40, 3));
+        let r = values(g.oh * g.ow * 40, 4);
+        let (mut a, mut b) = (vec![0.0; g.oh * g.ow * 40], vec![1.0; g.oh * g.ow * 40]);
+        depthwise(&Serial, isa, &g, 1, &x, &dw, &db, Act::Relu6, Some(&r), &mut a);
+        depthwise(&pool, isa, &g, 1, &x, &dw, &db, Act::Relu6, Some(&r), &mut b);
+        assert_eq!(a, b, "depthwise {isa}");
+
+        let (pw, pb) = packed_gemm(isa, 40, 72, &values(40 * 72, 5), &values(72, 6));
+        let m = g.h * g.w;
+        let res = values(m * 72, 7);
+        let (mut a, mut b) = (vec![0.0; m * 72], vec![1.0; m * 72]);
+        pointwise(&Serial, isa, m, 40, 72, &x, &pw, &pb, Act::HardSwish, Some(&res), &mut a);
+        pointwise(&pool, isa, m, 40, 72, &x, &pw, &pb, Act::HardSwish, Some(&res), &mut b);
+        assert_eq!(a, b, "pointwise {isa}");
+
+        let (cw, cb) = packed_gemm(isa, 9 * 40, 24, &values(9 * 40 * 24, 8), &values(24, 9));
+        let cg = geom(23, 17, 40, 24, 3, 2, [0, 1, 0, 1]);
+        let (mut a, mut b) = (vec![0.0; cg.oh * cg.ow * 24], vec![1.0; cg.oh * cg.ow * 24]);
+        conv2d(&Serial, isa, &cg, &x, &cw, &cb, Act::Relu, None, &mut a);
+        conv2d(&pool, isa, &cg, &x, &cw, &cb, Act::Relu, None, &mut b);
+        assert_eq!(a, b, "conv2d {isa}");
+
+        let (dnw, dnb) = packed_gemm(isa, 40, 100, &values(40 * 100, 10), &values(100, 11));
+        let (mut a, mut b) = ([0.0; 100], [1.0; 100]);
+        dense(&Serial, isa, 40, 100, &x[..40], &dnw, &dnb, Act::Identity, &mut a);
+        dense(&pool, isa, 40, 100, &x[..40], &dnw, &dnb, Act::Identity, &mut b);
+        assert_eq!(a, b, "dense {isa}");
+
+        let bg = BlockGeom {
+            h: 23,
+            w: 17,
+            cin: 40,
+            e: 96,
+            oh: 12,
+            ow: 9,
+            cout: 24,
+            k: 3,
+            s: 2,
+            pad_top: 1,
+            pad_left: 1,
+            expand: true,
+            project: true,
+        };
+        let (ew, eb) = packed_gemm(isa, 40, 96, &values(40 * 96, 12), &values(96, 13));
+        let (dw2, db2) = packed_dw(isa, 9, 96, &values(9 * 96, 14), &values(96, 15));
+        let (pw2, pb2) = packed_gemm(isa, 96, 24, &values(96 * 24, 16), &values(24, 17));
+        let stages = |s: &mut [f32], y: &mut [f32], e: &dyn crate::exec::Exec| {
+            block(
+                e,
+                isa,
+                &bg,
+                &x,
+                Some(Stage { w: &ew, bias: &eb, act: Act::Relu6 }),
+                Stage { w: &dw2, bias: &db2, act: Act::Relu6 },
+                Some(Stage { w: &pw2, bias: &pb2, act: Act::Identity }),
+                None,
+                s,
+                y,
+            )
+        };
+        let (mut a, mut b) = (vec![0.0; 12 * 9 * 24], vec![1.0; 12 * 9 * 24]);
+        stages(&mut vec![0.0; bg.scratch_len()], &mut a, &Serial);
+        stages(&mut vec![0.0; 3 * bg.scratch_len()], &mut b, &pool);
+        assert_eq!(a, b, "block {isa}");
+    }
 }
