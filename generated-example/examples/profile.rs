@@ -30,7 +30,8 @@ fn report(names: &[&str], times: &[f64], runs: usize) {
     let mut rows: Vec<(usize, f64)> = times.iter().copied().enumerate().collect();
     rows.sort_by(|a, b| b.1.total_cmp(&a.1));
     println!("total {:.3} ms per run", total / runs as f64 * 1e3);
-    for (i, t) in rows.iter().take(40) {
+    let show = std::env::var("ALL").map_or(40, |_| rows.len());
+    for (i, t) in rows.iter().take(show) {
         println!("{:7.3} ms {:5.1}%  {}", t / runs as f64 * 1e3, t / total * 100.0, names[*i]);
     }
 }

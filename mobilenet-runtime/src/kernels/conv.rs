@@ -97,54 +97,125 @@ fn conv2d_rows(
     y: &mut [f32],
 ) {
     let k = g.kh * g.kw * g.cin;
-    let mut buf = [0.0f32; IM2COL];
-    let chunk = (IM2COL / k).min(g.ow).max(1);
+    // Where each of the k inputs of a window sits relative to its top-left
+    // pixel: interior windows are read in place, as GEMM rows `sw * cin` apart.
+    let mut koff = [0usize; KOFF];
+    let in_place = k <= KOFF;
+    if in_place {
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                for ci in 0..g.cin {
+                    koff[(ky * g.kw + kx) * g.cin + ci] = (ky * g.w + kx) * g.cin + ci;
+                }
+            }
+        }
+    }
+    let ox_lo = g.pad_left.div_ceil(g.sw).min(g.ow);
+    let ox_hi = if g.w + g.pad_left >= g.kw { ((g.w + g.pad_left - g.kw) / g.sw + 1).min(g.ow) } else { 0 }.max(ox_lo);
     let first = rows.start;
     for oy in rows {
-        let mut ox0 = 0;
-        while ox0 < g.ow {
-            let pixels = chunk.min(g.ow - ox0);
-            for (i, ox) in (ox0..ox0 + pixels).enumerate() {
-                let row = &mut buf[i * k..(i + 1) * k];
-                let left = (ox * g.sw) as isize - g.pad_left as isize;
-                let span = g.kw * g.cin;
-                for ky in 0..g.kh {
-                    let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
-                    let dst = &mut row[ky * span..][..span];
-                    if iy < 0 || iy >= g.h as isize {
-                        dst.fill(0.0);
-                    } else if left >= 0 && left as usize + g.kw <= g.w {
-                        // The window row lies inside the image: one copy.
-                        dst.copy_from_slice(&x[(iy as usize * g.w + left as usize) * g.cin..][..span]);
-                    } else {
-                        for kx in 0..g.kw {
-                            let ix = left + kx as isize;
-                            let px = &mut dst[kx * g.cin..][..g.cin];
-                            if ix < 0 || ix >= g.w as isize {
-                                px.fill(0.0);
-                            } else {
-                                px.copy_from_slice(&x[(iy as usize * g.w + ix as usize) * g.cin..][..g.cin]);
-                            }
+        let top = (oy * g.sh) as isize - g.pad_top as isize;
+        let out = |ox: usize| ((oy - first) * g.ow + ox) * g.cout;
+        if in_place && top >= 0 && top as usize + g.kh <= g.h && ox_hi > ox_lo {
+            let origin = (top as usize * g.w + ox_lo * g.sw - g.pad_left) * g.cin;
+            let (o0, o1) = (out(ox_lo), out(ox_hi));
+            let gm = Gemm {
+                m: ox_hi - ox_lo,
+                k,
+                n: g.cout,
+                x: &x[origin..],
+                lda: g.sw * g.cin,
+                koff: Some(&koff[..k]),
+                w,
+                bias,
+                act,
+                residual: residual.map(|r| &r[o0..o1]),
+            };
+            gemm(isa, &gm, &mut y[o0..o1]);
+            im2col_gemm(isa, g, oy, 0..ox_lo, x, w, bias, act, residual.map(|r| &r[out(0)..]), &mut y[out(0)..]);
+            im2col_gemm(
+                isa,
+                g,
+                oy,
+                ox_hi..g.ow,
+                x,
+                w,
+                bias,
+                act,
+                residual.map(|r| &r[out(ox_hi)..]),
+                &mut y[out(ox_hi)..],
+            );
+        } else {
+            im2col_gemm(isa, g, oy, 0..g.ow, x, w, bias, act, residual.map(|r| &r[out(0)..]), &mut y[out(0)..]);
+        }
+    }
+}
+
+/// Most inputs of a window read in place (through an offset table on the stack).
+const KOFF: usize = 2048;
+
+/// Output pixels `oxs` of row `oy` through an im2col buffer on the stack
+/// (windows that cross the border); `y` and `residual` start at pixel `oxs.start`.
+#[allow(clippy::too_many_arguments)]
+fn im2col_gemm(
+    isa: Isa,
+    g: &ConvGeom,
+    oy: usize,
+    oxs: core::ops::Range<usize>,
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    act: Act,
+    residual: Opt<'_>,
+    y: &mut [f32],
+) {
+    if oxs.is_empty() {
+        return;
+    }
+    let k = g.kh * g.kw * g.cin;
+    let mut buf = [0.0f32; IM2COL];
+    let chunk = (IM2COL / k).max(1);
+    let mut ox0 = oxs.start;
+    while ox0 < oxs.end {
+        let pixels = chunk.min(oxs.end - ox0);
+        for (i, ox) in (ox0..ox0 + pixels).enumerate() {
+            let row = &mut buf[i * k..(i + 1) * k];
+            let left = (ox * g.sw) as isize - g.pad_left as isize;
+            let span = g.kw * g.cin;
+            for ky in 0..g.kh {
+                let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
+                let dst = &mut row[ky * span..][..span];
+                if iy < 0 || iy >= g.h as isize {
+                    dst.fill(0.0);
+                } else {
+                    for kx in 0..g.kw {
+                        let ix = left + kx as isize;
+                        let px = &mut dst[kx * g.cin..][..g.cin];
+                        if ix < 0 || ix >= g.w as isize {
+                            px.fill(0.0);
+                        } else {
+                            px.copy_from_slice(&x[(iy as usize * g.w + ix as usize) * g.cin..][..g.cin]);
                         }
                     }
                 }
             }
-            let out = ((oy - first) * g.ow + ox0) * g.cout;
-            let len = pixels * g.cout;
-            let gm = Gemm {
-                m: pixels,
-                k,
-                n: g.cout,
-                x: &buf[..pixels * k],
-                lda: k,
-                w,
-                bias,
-                act,
-                residual: residual.map(|r| &r[out..out + len]),
-            };
-            gemm(isa, &gm, &mut y[out..out + len]);
-            ox0 += pixels;
         }
+        let at = (ox0 - oxs.start) * g.cout;
+        let len = pixels * g.cout;
+        let gm = Gemm {
+            m: pixels,
+            k,
+            n: g.cout,
+            x: &buf[..pixels * k],
+            lda: k,
+            koff: None,
+            w,
+            bias,
+            act,
+            residual: residual.map(|r| &r[at..at + len]),
+        };
+        gemm(isa, &gm, &mut y[at..at + len]);
+        ox0 += pixels;
     }
 }
 
@@ -175,6 +246,7 @@ pub fn pointwise(
             n: cout,
             x: &x[p0 * cin..p1 * cin],
             lda: cin,
+            koff: None,
             w,
             bias,
             act,

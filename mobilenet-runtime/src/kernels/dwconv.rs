@@ -280,11 +280,12 @@ unsafe fn load<V: Simd, const FULL: bool>(p: *const f32, n: usize) -> V {
 /// Bytes of input windows a chunk of interior pixels keeps in L1.
 const L1_WINDOW_BYTES: usize = 16 * 1024;
 
-/// Channels `o..o + n` of output pixels `oxs`, the weights (`wb`, `[tap][lane]`)
-/// in registers. `FULL`: `n` is a whole vector.
+/// Channels `o..o + n` of output pixels `oxs`, one pixel at a time with the
+/// `K x K` weights held in registers (3x3: nine vectors) and one pointer per
+/// kernel row: one load per multiply-add. `FULL`: `n` is a whole vector.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn channel_run<V: Simd, const K: usize, const A: u8, const FULL: bool>(
+unsafe fn channel_run_regs<V: Simd, const K: usize, const A: u8, const FULL: bool>(
     g: &ConvGeom,
     px: &Pixel,
     rows: &[*const f32],
@@ -298,16 +299,15 @@ unsafe fn channel_run<V: Simd, const K: usize, const A: u8, const FULL: bool>(
     let c = px.c;
     unsafe {
         let b = V::load(px.bias.add(o));
-        let mut wk = [b; 25];
+        let mut wk = [b; 9];
         for (t, wt) in wk.iter_mut().enumerate().take(K * K) {
             *wt = V::load(wb.add(t * V::LANES));
         }
-        // Column offsets of the kernel taps, in floats.
-        let mut off = [0usize; 5];
+        let mut off = [0usize; 3];
         for (kx, v) in off.iter_mut().enumerate().take(K) {
             *v = kx * c;
         }
-        let mut p = [core::ptr::null::<f32>(); 5];
+        let mut p = [core::ptr::null::<f32>(); 3];
         for ky in 0..K {
             p[ky] = rows[ky].add((oxs.start * g.sw - g.pad_left) * c + o);
         }
@@ -315,7 +315,7 @@ unsafe fn channel_run<V: Simd, const K: usize, const A: u8, const FULL: bool>(
         let mut q = y.add(oxs.start * c + o);
         let mut r = if res.is_null() { res } else { res.add(oxs.start * c + o) };
         for _ in oxs {
-            let mut acc = [V::zero(); 5];
+            let mut acc = [V::zero(); 3];
             acc[0] = b;
             for ky in 0..K {
                 for kx in 0..K {
@@ -338,6 +338,90 @@ unsafe fn channel_run<V: Simd, const K: usize, const A: u8, const FULL: bool>(
                 v.store_partial(q, n);
             }
             q = q.add(c);
+        }
+    }
+}
+
+/// Channels `o..o + n` of output pixels `oxs`, eight pixels at a time:
+/// eight accumulators in registers, each weight vector loaded once per
+/// eight pixels (so 5x5 kernels, whose 25 weight vectors do not fit the
+/// AVX2 register file, cost no more loads than 3x3). `FULL`: `n` is a whole
+/// vector.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn channel_run<V: Simd, const K: usize, const A: u8, const FULL: bool>(
+    g: &ConvGeom,
+    px: &Pixel,
+    rows: &[*const f32],
+    oxs: core::ops::Range<usize>,
+    o: usize,
+    n: usize,
+    wb: *const f32,
+    res: *const f32,
+    y: *mut f32,
+) {
+    if K <= 3 {
+        return unsafe { channel_run_regs::<V, K, A, FULL>(g, px, rows, oxs, o, n, wb, res, y) };
+    }
+    let mut ox = oxs.start;
+    unsafe {
+        while ox + 8 <= oxs.end {
+            pixels::<V, K, A, FULL, 8>(g, px, rows, ox, o, n, wb, res, y);
+            ox += 8;
+        }
+        match oxs.end - ox {
+            0 => {}
+            1 => pixels::<V, K, A, FULL, 1>(g, px, rows, ox, o, n, wb, res, y),
+            2 => pixels::<V, K, A, FULL, 2>(g, px, rows, ox, o, n, wb, res, y),
+            3 => pixels::<V, K, A, FULL, 3>(g, px, rows, ox, o, n, wb, res, y),
+            4 => pixels::<V, K, A, FULL, 4>(g, px, rows, ox, o, n, wb, res, y),
+            5 => pixels::<V, K, A, FULL, 5>(g, px, rows, ox, o, n, wb, res, y),
+            6 => pixels::<V, K, A, FULL, 6>(g, px, rows, ox, o, n, wb, res, y),
+            _ => pixels::<V, K, A, FULL, 7>(g, px, rows, ox, o, n, wb, res, y),
+        }
+    }
+}
+
+/// `P` output pixels from `ox`, channels `o..o + n`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn pixels<V: Simd, const K: usize, const A: u8, const FULL: bool, const P: usize>(
+    g: &ConvGeom,
+    px: &Pixel,
+    rows: &[*const f32],
+    ox: usize,
+    o: usize,
+    n: usize,
+    wb: *const f32,
+    res: *const f32,
+    y: *mut f32,
+) {
+    let c = px.c;
+    let step = g.sw * c;
+    unsafe {
+        let b = V::load(px.bias.add(o));
+        let mut acc = [b; P];
+        for ky in 0..K {
+            let row = rows[ky].add((ox * g.sw - g.pad_left) * c + o);
+            for kx in 0..K {
+                let wv = V::load(wb.add((ky * K + kx) * V::LANES));
+                let col = row.add(kx * c);
+                for (p, a) in acc.iter_mut().enumerate() {
+                    *a = V::fmadd(load::<V, FULL>(col.add(p * step), n), wv, *a);
+                }
+            }
+        }
+        for (p, a) in acc.iter().enumerate() {
+            let at = (ox + p) * c + o;
+            let mut v = act_n::<V, A>(*a, px.act);
+            if !res.is_null() {
+                v = v.add(load::<V, FULL>(res.add(at), n));
+            }
+            if FULL {
+                v.store(y.add(at));
+            } else {
+                v.store_partial(y.add(at), n);
+            }
         }
     }
 }

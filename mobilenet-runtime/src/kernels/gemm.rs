@@ -13,8 +13,11 @@
 use super::simd::Simd;
 use super::{Act, Isa, Opt, isa::Kind};
 
-/// Bytes of input rows a block keeps in L1 while the panels pass over them.
-const L1_ROWS_BYTES: usize = 16 * 1024;
+/// Bytes of input rows a block keeps in L2 while the panels pass over them.
+const L2_ROWS_BYTES: usize = 192 * 1024;
+
+/// Bytes of a weight panel slice kept in L1 while the row tiles use it.
+const L1_PANEL_BYTES: usize = 16 * 1024;
 
 /// Up to this many bytes of packed weights, every panel stays in L1 and rows
 /// are finished one band at a time.
@@ -29,6 +32,10 @@ pub(crate) struct Gemm<'a> {
     /// `m` rows of `k` inputs, `lda` apart.
     pub x: &'a [f32],
     pub lda: usize,
+    /// If set, input `kk` of row `r` is `x[r * lda + koff[kk]]` instead of
+    /// `x[r * lda + kk]`: a convolution's windows read in place ("implicit
+    /// im2col").
+    pub koff: Option<&'a [usize]>,
     pub w: &'a [f32],
     pub bias: &'a [f32],
     pub act: Act,
@@ -40,8 +47,15 @@ pub(crate) struct Gemm<'a> {
 fn check(isa: Isa, g: &Gemm<'_>, y_len: usize) {
     let nr = isa.panel();
     let panels = g.n.div_ceil(nr);
-    assert!(g.m == 0 || g.x.len() >= (g.m - 1) * g.lda + g.k, "x too short");
-    assert!(g.lda >= g.k && g.w.len() >= panels * g.k * nr && g.bias.len() >= panels * nr, "weights too short");
+    let span = g.koff.map_or(g.k, |o| {
+        assert!(o.len() >= g.k, "an offset per input");
+        o[..g.k].iter().max().map_or(0, |m| m + 1)
+    });
+    assert!(g.m == 0 || g.x.len() >= (g.m - 1) * g.lda + span, "x too short");
+    assert!(
+        (g.lda >= g.k || g.koff.is_some()) && g.w.len() >= panels * g.k * nr && g.bias.len() >= panels * nr,
+        "weights too short"
+    );
     assert!(y_len >= g.m * g.n && g.residual.is_none_or(|r| r.len() >= g.m * g.n), "output too short");
 }
 
@@ -77,14 +91,16 @@ unsafe fn avx512(g: &Gemm<'_>, y: &mut [f32]) {
 /// The GEMM for vectors `V`; lengths as [`check`] requires.
 #[inline(always)]
 unsafe fn run<V: Simd>(g: &Gemm<'_>, y: &mut [f32]) {
-    if g.m == 1 {
+    if g.m == 1 && g.koff.is_none() {
         return unsafe { gemv::<V>(g, y) };
     }
     let nr = 2 * V::LANES;
     let panels = g.n.div_ceil(nr);
     let (x, w, bias, y) = (g.x.as_ptr(), g.w.as_ptr(), g.bias.as_ptr(), y.as_mut_ptr());
     let res = g.residual.map_or(core::ptr::null(), <[f32]>::as_ptr);
+    let koff = g.koff.map_or(core::ptr::null(), <[usize]>::as_ptr);
     let tile_at = |r: usize, p: usize| Tile {
+        koff,
         k: g.k,
         a: x.wrapping_add(r * g.lda),
         lda: g.lda,
@@ -95,6 +111,8 @@ unsafe fn run<V: Simd>(g: &Gemm<'_>, y: &mut [f32]) {
         c: y.wrapping_add(r * g.n + p * nr),
         ldc: g.n,
         cols: nr.min(g.n - p * nr),
+        first: true,
+        last: true,
     };
     if g.k * panels * nr * 4 <= L1_WEIGHTS_BYTES {
         // All weights fit L1: finish each band of rows across every panel
@@ -110,18 +128,38 @@ unsafe fn run<V: Simd>(g: &Gemm<'_>, y: &mut [f32]) {
         }
         return;
     }
-    // Otherwise blocks of rows that stay in L1 while every panel (from L2)
-    // passes over them.
-    let mc = ((L1_ROWS_BYTES / (g.k * 4).max(1)) / V::MR).max(1) * V::MR;
+    // Otherwise (GotoBLAS-style): blocks of rows whose inputs stay in L2
+    // while every panel passes over them, each panel in slices of `kc`
+    // inputs that stay in L1 while every row tile of the block uses them;
+    // a tile's partial sums stay in the output between slices, and the
+    // epilogue runs after the last. Every weight is read from memory once
+    // per row block, not once per row tile.
+    let kc = (L1_PANEL_BYTES / (nr * 4)).max(1);
+    let mc = ((L2_ROWS_BYTES / (g.k * 4).max(1)) / V::MR).max(1) * V::MR;
     let mut m0 = 0;
     while m0 < g.m {
         let m1 = (m0 + mc).min(g.m);
         for p in 0..panels {
-            let mut r = m0;
-            while r < m1 {
-                let rows = V::MR.min(m1 - r);
-                unsafe { tile_for::<V>(rows, &tile_at(r, p)) };
-                r += rows;
+            let mut k0 = 0;
+            while k0 < g.k {
+                let k1 = if g.k - k0 < kc + kc / 4 { g.k } else { k0 + kc };
+                let mut r = m0;
+                while r < m1 {
+                    let rows = V::MR.min(m1 - r);
+                    let mut t = tile_at(r, p);
+                    if t.koff.is_null() {
+                        t.a = t.a.wrapping_add(k0);
+                    } else {
+                        t.koff = t.koff.wrapping_add(k0);
+                    }
+                    t.b = t.b.wrapping_add(k0 * nr);
+                    t.k = k1 - k0;
+                    t.first = k0 == 0;
+                    t.last = k1 == g.k;
+                    unsafe { tile_for::<V>(rows, &t) };
+                    r += rows;
+                }
+                k0 = k1;
             }
         }
         m0 = m1;
@@ -131,7 +169,14 @@ unsafe fn run<V: Simd>(g: &Gemm<'_>, y: &mut [f32]) {
 /// The micro-kernel for a tile of `rows` rows, one or two vectors wide.
 #[inline(always)]
 unsafe fn tile_for<V: Simd>(rows: usize, t: &Tile) {
-    unsafe { if t.cols <= V::LANES { tile_rows::<V, 1>(rows, t) } else { tile_rows::<V, 2>(rows, t) } }
+    unsafe {
+        match (t.cols <= V::LANES, t.koff.is_null()) {
+            (true, true) => tile_rows::<V, 1, false>(rows, t),
+            (false, true) => tile_rows::<V, 2, false>(rows, t),
+            (true, false) => tile_rows::<V, 1, true>(rows, t),
+            (false, false) => tile_rows::<V, 2, true>(rows, t),
+        }
+    }
 }
 
 /// One row (dense layers, squeeze-excite, 1x1 maps): a GEMV, latency-bound
@@ -139,6 +184,7 @@ unsafe fn tile_for<V: Simd>(rows: usize, t: &Tile) {
 /// several; here four.
 #[inline(always)]
 unsafe fn gemv<V: Simd>(g: &Gemm<'_>, y: &mut [f32]) {
+    debug_assert!(g.koff.is_none(), "one row is read in place");
     let nr = 2 * V::LANES;
     let (x, y) = (g.x.as_ptr(), y.as_mut_ptr());
     for p in 0..g.n.div_ceil(nr) {
@@ -194,6 +240,8 @@ struct Tile {
     k: usize,
     a: *const f32,
     lda: usize,
+    /// Null, or the input offsets of the `k` inputs (see [`Gemm::koff`]).
+    koff: *const usize,
     b: *const f32,
     bias: *const f32,
     act: Act,
@@ -203,25 +251,31 @@ struct Tile {
     ldc: usize,
     /// Valid output columns, at most `2 * LANES`.
     cols: usize,
+    /// The first slice of `k`: start from the bias (else from the partial
+    /// sums in `c`).
+    first: bool,
+    /// The last slice of `k`: apply activation and residual (else store the
+    /// partial sums).
+    last: bool,
 }
 
 /// Calls the micro-kernel instantiated for `rows` rows of `NV` vectors.
 #[inline(always)]
-unsafe fn tile_rows<V: Simd, const NV: usize>(rows: usize, t: &Tile) {
+unsafe fn tile_rows<V: Simd, const NV: usize, const OFF: bool>(rows: usize, t: &Tile) {
     unsafe {
         match rows {
-            1 => tile::<V, 1, NV>(t),
-            2 => tile::<V, 2, NV>(t),
-            3 => tile::<V, 3, NV>(t),
-            4 => tile::<V, 4, NV>(t),
-            5 => tile::<V, 5, NV>(t),
-            6 => tile::<V, 6, NV>(t),
-            7 if V::MR >= 7 => tile::<V, 7, NV>(t),
-            8 if V::MR >= 8 => tile::<V, 8, NV>(t),
-            9 if V::MR >= 9 => tile::<V, 9, NV>(t),
-            10 if V::MR >= 10 => tile::<V, 10, NV>(t),
-            11 if V::MR >= 11 => tile::<V, 11, NV>(t),
-            12 if V::MR >= 12 => tile::<V, 12, NV>(t),
+            1 => tile::<V, 1, NV, OFF>(t),
+            2 => tile::<V, 2, NV, OFF>(t),
+            3 => tile::<V, 3, NV, OFF>(t),
+            4 => tile::<V, 4, NV, OFF>(t),
+            5 => tile::<V, 5, NV, OFF>(t),
+            6 => tile::<V, 6, NV, OFF>(t),
+            7 if V::MR >= 7 => tile::<V, 7, NV, OFF>(t),
+            8 if V::MR >= 8 => tile::<V, 8, NV, OFF>(t),
+            9 if V::MR >= 9 => tile::<V, 9, NV, OFF>(t),
+            10 if V::MR >= 10 => tile::<V, 10, NV, OFF>(t),
+            11 if V::MR >= 11 => tile::<V, 11, NV, OFF>(t),
+            12 if V::MR >= 12 => tile::<V, 12, NV, OFF>(t),
             _ => unreachable!("at most MR rows"),
         }
     }
@@ -231,17 +285,29 @@ unsafe fn tile_rows<V: Simd, const NV: usize>(rows: usize, t: &Tile) {
 /// whose valid columns fit one vector (the last of `n = 24` on AVX2) takes
 /// `NV = 1` and skips the padding half.
 #[inline(always)]
-unsafe fn tile<V: Simd, const MR: usize, const NV: usize>(t: &Tile) {
+unsafe fn tile<V: Simd, const MR: usize, const NV: usize, const OFF: bool>(t: &Tile) {
+    let n0 = t.cols.min(V::LANES);
+    let n1 = t.cols.saturating_sub(V::LANES);
     unsafe {
         let (b0, b1) = (V::load(t.bias), V::load(t.bias.add(V::LANES)));
         let mut acc0 = [b0; MR];
         let mut acc1 = [b1; MR];
+        if !t.first {
+            for r in 0..MR {
+                let c = t.c.add(r * t.ldc);
+                acc0[r] = V::load_n(c, n0);
+                if NV == 2 && n1 > 0 {
+                    acc1[r] = V::load_n(c.add(V::LANES), n1);
+                }
+            }
+        }
         let mut b = t.b;
         for kk in 0..t.k {
+            let col = if OFF { *t.koff.add(kk) } else { kk };
             let w0 = V::load(b);
             let w1 = if NV == 2 { V::load(b.add(V::LANES)) } else { w0 };
             for r in 0..MR {
-                let a = V::splat(*t.a.add(r * t.lda + kk));
+                let a = V::splat(*t.a.add(r * t.lda + col));
                 acc0[r] = V::fmadd(a, w0, acc0[r]);
                 if NV == 2 {
                     acc1[r] = V::fmadd(a, w1, acc1[r]);
@@ -249,8 +315,16 @@ unsafe fn tile<V: Simd, const MR: usize, const NV: usize>(t: &Tile) {
             }
             b = b.add(2 * V::LANES);
         }
-        let n0 = t.cols.min(V::LANES);
-        let n1 = t.cols.saturating_sub(V::LANES);
+        if !t.last {
+            for r in 0..MR {
+                let c = t.c.add(r * t.ldc);
+                acc0[r].store_n(c, n0);
+                if n1 > 0 {
+                    acc1[r].store_n(c.add(V::LANES), n1);
+                }
+            }
+            return;
+        }
         for r in 0..MR {
             let c = t.c.add(r * t.ldc);
             let mut v0 = acc0[r].act(t.act);

@@ -55,6 +55,7 @@ pub fn dense(
             n: c1 - c0,
             x,
             lda: inputs,
+            koff: None,
             w: &w[p0 * inputs * nr..],
             bias: &bias[p0 * nr..],
             act,
