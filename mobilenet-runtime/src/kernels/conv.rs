@@ -2,7 +2,7 @@
 //! im2col'd pixels built on the stack, and the geometry shared with the
 //! depthwise kernel.
 
-use super::gemm::{Gemm, gemm};
+use super::gemm::{Gemm, gemm, gemm_ptr};
 use super::{Act, Isa, Opt, par};
 use crate::exec::Exec;
 
@@ -123,6 +123,7 @@ fn conv2d_rows(
                 m: ox_hi - ox_lo,
                 k,
                 n: g.cout,
+                ldc: g.cout,
                 x: &x[origin..],
                 lda: g.sw * g.cin,
                 koff: Some(&koff[..k]),
@@ -206,6 +207,7 @@ fn im2col_gemm(
             m: pixels,
             k,
             n: g.cout,
+            ldc: g.cout,
             x: &buf[..pixels * k],
             lda: k,
             koff: None,
@@ -237,6 +239,35 @@ pub fn pointwise(
 ) {
     assert!(x.len() >= pixels * cin && y.len() >= pixels * cout);
     assert!(residual.is_none_or(|r| r.len() >= pixels * cout));
+    let nr = isa.panel();
+    let panels = cout.div_ceil(nr);
+    if e.threads() > 1 && pixels < cout && panels > 1 {
+        // Fewer activations than weights (the 7x7 and 14x14 layers): each
+        // part takes whole panels of output columns, so each core reads
+        // half the weights instead of all of them.
+        let (b, parts) = par::bounds(panels, e.threads(), 1);
+        par::run_shared(e, y, parts, &|part, y, y_len| {
+            let (p0, c0) = (b[part], b[part] * nr);
+            let c1 = (b[part + 1] * nr).min(cout);
+            let g = Gemm {
+                m: pixels,
+                k: cin,
+                n: c1 - c0,
+                ldc: cout,
+                x,
+                lda: cin,
+                koff: None,
+                w: &w[p0 * cin * nr..],
+                bias: &bias[p0 * nr..],
+                act,
+                residual: residual.map(|r| &r[c0..]),
+            };
+            // SAFETY: `y` holds `y_len` floats; this part writes only columns
+            // `c0..c1` of each row, which no other part writes.
+            unsafe { gemm_ptr(isa, &g, y.add(c0), y_len - c0) };
+        });
+        return;
+    }
     let (b, parts) = par::bounds(pixels, e.threads(), 12);
     par::run(e, &mut y[..pixels * cout], &b, parts, cout, &|part, y| {
         let (p0, p1) = (b[part], b[part + 1]);
@@ -244,6 +275,7 @@ pub fn pointwise(
             m: p1 - p0,
             k: cin,
             n: cout,
+            ldc: cout,
             x: &x[p0 * cin..p1 * cin],
             lda: cin,
             koff: None,

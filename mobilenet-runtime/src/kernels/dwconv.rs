@@ -163,6 +163,9 @@ pub(crate) unsafe fn row<V: Simd>(
     let all_rows = rows.iter().all(|r| !r.is_null());
     unsafe {
         match (g.kh, g.kw, all_rows) {
+            (3, 3, _) if g.cin <= ZEROS && pixel_outer_pays(g) => {
+                pixel_outer::<V, 3>(g, &Pixel { c: g.cin, w, bias, act }, rows, res, y)
+            }
             (3, 3, true) => row_k::<V, 3>(g, rows, w, bias, act, res, y),
             (5, 5, true) => row_k::<V, 5>(g, rows, w, bias, act, res, y),
             _ => row_k::<V, 0>(g, rows, w, bias, act, res, y),
@@ -206,6 +209,90 @@ unsafe fn row_k<V: Simd, const K: usize>(
                 Act::Relu6 => interior::<V, K, 2>(g, &px, rows, ox_lo..ox_hi, res, y),
                 Act::HardSwish => interior::<V, K, 3>(g, &px, rows, ox_lo..ox_hi, res, y),
                 Act::HardSigmoid | Act::Sigmoid => interior::<V, K, 4>(g, &px, rows, ox_lo..ox_hi, res, y),
+            }
+        }
+    }
+}
+
+/// Floats of the zero row border taps read.
+const ZEROS: usize = 4096;
+static ZERO_ROW: [f32; ZEROS] = [0.0; ZEROS];
+
+/// Small maps have proportionally many border pixels and many channels:
+/// there, for 3x3 kernels, reading the window through per-pixel tap pointers
+/// (border taps pointing at zeros) beats register-resident weights with a
+/// clipped path for the borders (measured; for 5x5 the 8-pixel runs win).
+fn pixel_outer_pays(g: &ConvGeom) -> bool {
+    g.ow <= 28 || g.cin >= 256
+}
+
+/// A row pixel by pixel, as XNNPACK's depthwise micro-kernels do: each
+/// pixel's `K x K` taps are pointers (to the input, or to zeros outside the
+/// image), walked together over the channel blocks, the block's weights
+/// contiguous. Every pixel, border or not, takes the same path.
+// Indexed loops over the constant `K` unroll into register code.
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+unsafe fn pixel_outer<V: Simd, const K: usize>(
+    g: &ConvGeom,
+    px: &Pixel,
+    rows: &[*const f32],
+    res: *const f32,
+    y: *mut f32,
+) {
+    let c = px.c;
+    let full = c / V::LANES;
+    let tail = c - full * V::LANES;
+    let zero = ZERO_ROW.as_ptr();
+    unsafe {
+        let mut taps = [zero; 25];
+        for ox in 0..g.ow {
+            let left = (ox * g.sw) as isize - g.pad_left as isize;
+            for ky in 0..K {
+                for kx in 0..K {
+                    let ix = left + kx as isize;
+                    taps[ky * K + kx] = if rows[ky].is_null() || ix < 0 || ix >= g.w as isize {
+                        zero
+                    } else {
+                        rows[ky].add(ix as usize * c)
+                    };
+                }
+            }
+            let out = y.add(ox * c);
+            let r = if res.is_null() { res } else { res.add(ox * c) };
+            let mut wb = px.w;
+            for cb in 0..full {
+                let o = cb * V::LANES;
+                let mut acc = [V::zero(); 5];
+                acc[0] = V::load(px.bias.add(o));
+                for ky in 0..K {
+                    for kx in 0..K {
+                        let t = ky * K + kx;
+                        acc[ky] = V::fmadd(V::load(taps[t].add(o)), V::load(wb.add(t * V::LANES)), acc[ky]);
+                    }
+                }
+                let mut sum = acc[0];
+                for a in acc.iter().take(K).skip(1) {
+                    sum = sum.add(*a);
+                }
+                let mut v = sum.act(px.act);
+                if !r.is_null() {
+                    v = v.add(V::load(r.add(o)));
+                }
+                v.store(out.add(o));
+                wb = wb.add(K * K * V::LANES);
+            }
+            if tail > 0 {
+                let o = full * V::LANES;
+                let mut acc = V::load(px.bias.add(o));
+                for t in 0..K * K {
+                    acc = V::fmadd(V::load_partial(taps[t].add(o), tail), V::load(wb.add(t * V::LANES)), acc);
+                }
+                let mut v = acc.act(px.act);
+                if !r.is_null() {
+                    v = v.add(V::load_partial(r.add(o), tail));
+                }
+                v.store_partial(out.add(o), tail);
             }
         }
     }
@@ -384,6 +471,8 @@ unsafe fn channel_run<V: Simd, const K: usize, const A: u8, const FULL: bool>(
 
 /// `P` output pixels from `ox`, channels `o..o + n`.
 #[allow(clippy::too_many_arguments)]
+// Indexed loops over the constant `K` unroll into register code.
+#[allow(clippy::needless_range_loop)]
 #[inline(always)]
 unsafe fn pixels<V: Simd, const K: usize, const A: u8, const FULL: bool, const P: usize>(
     g: &ConvGeom,

@@ -39,8 +39,10 @@ pub(crate) struct Gemm<'a> {
     pub w: &'a [f32],
     pub bias: &'a [f32],
     pub act: Act,
-    /// `m x n`, like the output.
+    /// `m x n`, like the output (rows `ldc` apart).
     pub residual: Opt<'a>,
+    /// Floats between output (and residual) rows, at least `n`.
+    pub ldc: usize,
 }
 
 /// Checks the lengths [`run`] relies on, for an output of `y_len` floats.
@@ -56,12 +58,26 @@ fn check(isa: Isa, g: &Gemm<'_>, y_len: usize) {
         (g.lda >= g.k || g.koff.is_some()) && g.w.len() >= panels * g.k * nr && g.bias.len() >= panels * nr,
         "weights too short"
     );
-    assert!(y_len >= g.m * g.n && g.residual.is_none_or(|r| r.len() >= g.m * g.n), "output too short");
+    assert!(g.ldc >= g.n, "output rows overlap");
+    let out = if g.m == 0 { 0 } else { (g.m - 1) * g.ldc + g.n };
+    assert!(y_len >= out && g.residual.is_none_or(|r| r.len() >= out), "output too short");
 }
 
 /// Runs a GEMM with the kernels of `isa`.
 pub(crate) fn gemm(isa: Isa, g: &Gemm<'_>, y: &mut [f32]) {
-    check(isa, g, y.len());
+    // SAFETY: `y` is a whole mutable slice.
+    unsafe { gemm_ptr(isa, g, y.as_mut_ptr(), y.len()) }
+}
+
+/// [`gemm`] writing through a pointer, for parts of a job that write
+/// interleaved columns of one output.
+///
+/// # Safety
+/// `y` is valid for writes of `y_len` floats, and nothing else accesses
+/// the output elements this GEMM writes (rows `ldc` apart, `n` wide) while it
+/// runs.
+pub(crate) unsafe fn gemm_ptr(isa: Isa, g: &Gemm<'_>, y: *mut f32, y_len: usize) {
+    check(isa, g, y_len);
     // SAFETY: lengths checked above; `isa` proves the instructions exist.
     unsafe {
         match isa.0 {
@@ -78,25 +94,25 @@ pub(crate) fn gemm(isa: Isa, g: &Gemm<'_>, y: &mut [f32]) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn avx2(g: &Gemm<'_>, y: &mut [f32]) {
+unsafe fn avx2(g: &Gemm<'_>, y: *mut f32) {
     unsafe { run::<super::simd::Avx2>(g, y) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn avx512(g: &Gemm<'_>, y: &mut [f32]) {
+unsafe fn avx512(g: &Gemm<'_>, y: *mut f32) {
     unsafe { run::<super::simd::Avx512>(g, y) }
 }
 
 /// The GEMM for vectors `V`; lengths as [`check`] requires.
 #[inline(always)]
-unsafe fn run<V: Simd>(g: &Gemm<'_>, y: &mut [f32]) {
+unsafe fn run<V: Simd>(g: &Gemm<'_>, y: *mut f32) {
     if g.m == 1 && g.koff.is_none() {
         return unsafe { gemv::<V>(g, y) };
     }
     let nr = 2 * V::LANES;
     let panels = g.n.div_ceil(nr);
-    let (x, w, bias, y) = (g.x.as_ptr(), g.w.as_ptr(), g.bias.as_ptr(), y.as_mut_ptr());
+    let (x, w, bias) = (g.x.as_ptr(), g.w.as_ptr(), g.bias.as_ptr());
     let res = g.residual.map_or(core::ptr::null(), <[f32]>::as_ptr);
     let koff = g.koff.map_or(core::ptr::null(), <[usize]>::as_ptr);
     let tile_at = |r: usize, p: usize| Tile {
@@ -107,9 +123,9 @@ unsafe fn run<V: Simd>(g: &Gemm<'_>, y: &mut [f32]) {
         b: w.wrapping_add(p * g.k * nr),
         bias: bias.wrapping_add(p * nr),
         act: g.act,
-        res: if res.is_null() { res } else { res.wrapping_add(r * g.n + p * nr) },
-        c: y.wrapping_add(r * g.n + p * nr),
-        ldc: g.n,
+        res: if res.is_null() { res } else { res.wrapping_add(r * g.ldc + p * nr) },
+        c: y.wrapping_add(r * g.ldc + p * nr),
+        ldc: g.ldc,
         cols: nr.min(g.n - p * nr),
         first: true,
         last: true,
@@ -183,10 +199,10 @@ unsafe fn tile_for<V: Simd>(rows: usize, t: &Tile) {
 /// on one accumulator chain per column vector unless `k` is split over
 /// several; here four.
 #[inline(always)]
-unsafe fn gemv<V: Simd>(g: &Gemm<'_>, y: &mut [f32]) {
+unsafe fn gemv<V: Simd>(g: &Gemm<'_>, y: *mut f32) {
     debug_assert!(g.koff.is_none(), "one row is read in place");
     let nr = 2 * V::LANES;
-    let (x, y) = (g.x.as_ptr(), y.as_mut_ptr());
+    let x = g.x.as_ptr();
     for p in 0..g.n.div_ceil(nr) {
         let cols = nr.min(g.n - p * nr);
         unsafe {

@@ -84,3 +84,16 @@ pub(crate) fn run_with_scratch(
         f(part, piece, mine)
     });
 }
+
+/// Runs `f(part, y_ptr, y_len)` for each of `parts` parts of `e`, all given
+/// the whole of `y` as a raw pointer: for parts that write interleaved,
+/// disjoint elements of it (column ranges of a matrix). `f` must only write
+/// its own part's elements.
+pub(crate) fn run_shared(e: &dyn Exec, y: &mut [f32], parts: usize, f: &(dyn Fn(usize, *mut f32, usize) + Sync)) {
+    let out = &Pieces { ptr: y.as_mut_ptr(), len: y.len() };
+    e.run(&|part| {
+        if part < parts {
+            f(part, out.ptr, out.len)
+        }
+    });
+}

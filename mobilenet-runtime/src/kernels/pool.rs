@@ -53,6 +53,7 @@ pub fn dense(
             m: 1,
             k: inputs,
             n: c1 - c0,
+            ldc: c1 - c0,
             x,
             lda: inputs,
             koff: None,

@@ -123,6 +123,12 @@ fn depthwise_matches_the_definition() {
             // Channel tails (not a multiple of any vector), 5x5 stride 1, odd sizes.
             (geom(9, 11, 37, 37, 5, 1, [2, 2, 2, 2]), 1, 8),
             (geom(13, 6, 19, 19, 3, 2, [1, 1, 0, 1]), 1, 9),
+            // Wide rows (over 28 output columns) take the register-resident
+            // path for 3x3, with and without channel tails.
+            (geom(5, 40, 20, 20, 3, 1, [1, 1, 1, 1]), 1, 12),
+            (geom(6, 61, 24, 24, 3, 2, [0, 1, 0, 1]), 1, 13),
+            (geom(4, 33, 16, 16, 3, 1, [1, 1, 1, 1]), 1, 14),
+            (geom(5, 34, 300, 300, 3, 1, [1, 1, 1, 1]), 1, 15),
             // Kernel sizes without an unrolled path, windows wider than the image.
             (geom(4, 4, 12, 12, 7, 1, [3, 3, 3, 3]), 1, 10),
             (geom(3, 5, 20, 20, 2, 1, [0, 1, 1, 0]), 1, 11),
@@ -337,6 +343,14 @@ fn kernels_on_a_pool_equal_serial() {
         pointwise(&Serial, isa, m, 40, 72, &x, &pw, &pb, Act::HardSwish, Some(&res), &mut a);
         pointwise(&pool, isa, m, 40, 72, &x, &pw, &pb, Act::HardSwish, Some(&res), &mut b);
         assert_eq!(a, b, "pointwise {isa}");
+
+        // Fewer pixels than output channels: parts split the columns.
+        let (pw, pb) = packed_gemm(isa, 40, 200, &values(40 * 200, 18), &values(200, 19));
+        let res = values(49 * 200, 20);
+        let (mut a, mut b) = (vec![0.0; 49 * 200], vec![1.0; 49 * 200]);
+        pointwise(&Serial, isa, 49, 40, 200, &x, &pw, &pb, Act::Relu6, Some(&res), &mut a);
+        pointwise(&pool, isa, 49, 40, 200, &x, &pw, &pb, Act::Relu6, Some(&res), &mut b);
+        assert_eq!(a, b, "pointwise by columns {isa}");
 
         let (cw, cb) = packed_gemm(isa, 9 * 40, 24, &values(9 * 40 * 24, 8), &values(24, 9));
         let cg = geom(23, 17, 40, 24, 3, 2, [0, 1, 0, 1]);
