@@ -62,7 +62,7 @@ enum Command {
     Ir {
         spec: PathBuf,
         /// Print the IR after this pass of the pipeline (or `all`): fold_padding,
-        /// fold_batch_norm, fuse_activation, fuse_residual, remove_dead.
+        /// fold_batch_norm, fuse_activation, fuse_residual, fuse_block, remove_dead.
         #[arg(long)]
         after: Option<String>,
     },

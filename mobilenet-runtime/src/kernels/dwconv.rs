@@ -160,7 +160,22 @@ pub(crate) unsafe fn row<V: Simd>(
     res: *const f32,
     y: *mut f32,
 ) {
-    let all_rows = rows.iter().all(|r| !r.is_null());
+    let mut all_rows = rows.iter().all(|r| !r.is_null());
+    // Padding rows of a narrow image read as a row of zeros, so that the top
+    // and bottom output rows take the unrolled path too (on a 7x7 map with a
+    // 5x5 kernel, four rows of seven would otherwise be clipped pixel by pixel).
+    let mut filled = [ZERO_ROW.as_ptr(); MAX_K];
+    let rows = if !all_rows && g.w * g.cin <= ZEROS && rows.len() <= MAX_K {
+        for (f, &r) in filled.iter_mut().zip(rows) {
+            if !r.is_null() {
+                *f = r;
+            }
+        }
+        all_rows = true;
+        &filled[..rows.len()]
+    } else {
+        rows
+    };
     unsafe {
         match (g.kh, g.kw, all_rows) {
             (3, 3, _) if g.cin <= ZEROS && pixel_outer_pays(g) => {

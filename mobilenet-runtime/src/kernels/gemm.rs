@@ -134,13 +134,10 @@ unsafe fn run<V: Simd>(g: &Gemm<'_>, y: *mut f32) {
         // All weights fit L1: finish each band of rows across every panel
         // while its output rows are in L1 (no partial output lines written
         // back and re-read per panel: what small-k layers are bound by).
-        let mut r = 0;
-        while r < g.m {
-            let rows = V::MR.min(g.m - r);
+        for (r, rows) in even(0, g.m, V::MR) {
             for p in 0..panels {
                 unsafe { tile_for::<V>(rows, &tile_at(r, p)) };
             }
-            r += rows;
         }
         return;
     }
@@ -152,16 +149,14 @@ unsafe fn run<V: Simd>(g: &Gemm<'_>, y: *mut f32) {
     // per row block, not once per row tile.
     let kc = (L1_PANEL_BYTES / (nr * 4)).max(1);
     let mc = ((L2_ROWS_BYTES / (g.k * 4).max(1)) / V::MR).max(1) * V::MR;
-    let mut m0 = 0;
-    while m0 < g.m {
-        let m1 = (m0 + mc).min(g.m);
+    // A little over the budget beats streaming every weight twice.
+    let mc = if g.m <= mc + mc / 4 { g.m } else { mc };
+    for (m0, mlen) in even(0, g.m, mc) {
         for p in 0..panels {
             let mut k0 = 0;
             while k0 < g.k {
                 let k1 = if g.k - k0 < kc + kc / 4 { g.k } else { k0 + kc };
-                let mut r = m0;
-                while r < m1 {
-                    let rows = V::MR.min(m1 - r);
+                for (r, rows) in even(m0, mlen, V::MR) {
                     let mut t = tile_at(r, p);
                     if t.koff.is_null() {
                         t.a = t.a.wrapping_add(k0);
@@ -173,13 +168,23 @@ unsafe fn run<V: Simd>(g: &Gemm<'_>, y: *mut f32) {
                     t.first = k0 == 0;
                     t.last = k1 == g.k;
                     unsafe { tile_for::<V>(rows, &t) };
-                    r += rows;
                 }
                 k0 = k1;
             }
         }
-        m0 = m1;
     }
+}
+
+/// `len` items from `start` in the fewest pieces of at most `max`, sized
+/// within one of each other: 49 rows in tiles of 6 are 6,6,6,6,5,5,5,5,5,
+/// not eight 6s and a 1 whose tile runs at a fraction of the speed (and for
+/// row blocks, a last block of 1 row would stream every weight again).
+fn even(start: usize, len: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
+    let pieces = len.div_ceil(max.max(1));
+    (0..pieces).map(move |i| {
+        let (a, b) = (i * len / pieces, (i + 1) * len / pieces);
+        (start + a, b - a)
+    })
 }
 
 /// The micro-kernel for a tile of `rows` rows, one or two vectors wide.
@@ -357,5 +362,30 @@ unsafe fn tile<V: Simd, const MR: usize, const NV: usize, const OFF: bool>(t: &T
                 v1.store_n(c.add(V::LANES), n1);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::even;
+
+    #[test]
+    fn even_pieces_cover_the_range_in_near_equal_sizes() {
+        for len in 0..200 {
+            for max in 1..14 {
+                let pieces: Vec<_> = even(7, len, max).collect();
+                assert_eq!(pieces.len(), len.div_ceil(max));
+                let mut next = 7;
+                for &(at, n) in &pieces {
+                    assert_eq!(at, next);
+                    assert!(n >= 1 && n <= max, "{len} by {max}: {pieces:?}");
+                    next += n;
+                }
+                assert_eq!(next, 7 + len);
+                let sizes = pieces.iter().map(|p| p.1);
+                assert!(sizes.clone().max().unwrap_or(0) - sizes.min().unwrap_or(0) <= 1);
+            }
+        }
+        assert_eq!(even(0, 49, 6).map(|p| p.1).collect::<Vec<_>>(), [5, 5, 6, 5, 6, 5, 6, 5, 6]);
     }
 }
