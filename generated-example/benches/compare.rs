@@ -8,8 +8,9 @@
 //! For each network, in rounds, runs our fused `forward`, our unfused
 //! `forward` and (when `../shared/peers/.venv-peers` exists, see
 //! `../shared/README.md`) ONNX Runtime through `tools/ort_worker.py`, a
-//! batch of runs each, alternating, on the fixture's image 0, until each
-//! has `--runs` (default 200) timings. Prints medians, ratios and the
+//! batch of 12 runs each (the first 2 of a batch are warm-up and not
+//! counted), alternating, on the fixture's image 0, until each has `--runs`
+//! (default 200) timings. Prints medians, ratios and the
 //! fraction of one core's FMA peak (`--peak` GFMA/s, default: measured).
 //! Options: `--runs N`, `--threads 1|2`, `--only v2`, `--peak G`.
 
@@ -112,6 +113,10 @@ fn image(fixture: &Path, len: usize) -> Vec<f32> {
     (0..len).map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0).collect()
 }
 
+/// Runs per batch of one engine, and how many of its first are warm-up.
+const BATCH: usize = 12;
+const WARM: usize = 2;
+
 /// Times `n` runs of `net`, on the pool's threads when `pool` has several.
 fn time_ours<N: Network>(net: &N, pool: &Pool, x: &[f32], n: usize) -> Vec<f64> {
     let mut y = vec![0.0; N::OUTPUT_LEN];
@@ -173,24 +178,28 @@ fn compare<F: Network, U: Network>(
     if ort.is_none() {
         eprintln!("  onnxruntime not set up (../shared/peers/setup.sh): ours only");
     }
-    // Warm up, then alternate batches of 10 until each has `runs` timings.
-    time_ours(&fused, &pool, &x, 10);
-    time_ours(&unfused, &pool, &x, 10);
+    // Warm up, then alternate batches until each has `runs` timings. The
+    // first runs of a batch find the caches full of the previous engine's
+    // weights and (on two threads) their workers asleep: they are dropped,
+    // for every engine alike, so that the medians compare steady states.
+    time_ours(&fused, &pool, &x, BATCH);
+    time_ours(&unfused, &pool, &x, BATCH);
     if let Some(ort) = &mut ort {
-        ort.run(10);
+        ort.run(BATCH);
     }
+    let steady = |t: Vec<f64>| t.into_iter().skip(WARM);
     // Between batches, a pause: thread pools (ONNX Runtime's and ours) spin
     // for a while after their last job, and must not steal the cores of
     // the next batch.
     let settle = || std::thread::sleep(std::time::Duration::from_millis(if o.threads > 1 { 20 } else { 1 }));
     let (mut tf, mut tu, mut to) = (Vec::new(), Vec::new(), Vec::new());
     while tf.len() < o.runs {
-        tf.extend(time_ours(&fused, &pool, &x, 10));
+        tf.extend(steady(time_ours(&fused, &pool, &x, BATCH)));
         settle();
-        tu.extend(time_ours(&unfused, &pool, &x, 10));
+        tu.extend(steady(time_ours(&unfused, &pool, &x, BATCH)));
         settle();
         if let Some(ort) = &mut ort {
-            to.extend(ort.run(10));
+            to.extend(steady(ort.run(BATCH)));
             settle();
         }
     }
