@@ -5,9 +5,14 @@ use mobilenet_runtime::exec::Serial;
 use mobilenet_runtime::kernels::{self, Act, ConvGeom, Isa, pack};
 
 fn time(what: &str, macs: usize, mut f: impl FnMut()) {
+    // `ONLY=stem`: just the kernels whose name contains it (for profilers).
+    if std::env::var("ONLY").is_ok_and(|only| !what.contains(&only)) {
+        return;
+    }
+    let rounds = if std::env::var("ONLY").is_ok() { 500 } else { 7 };
     f();
     let mut best = f64::MAX;
-    for _ in 0..7 {
+    for _ in 0..rounds {
         let iters = 20;
         let t = std::time::Instant::now();
         for _ in 0..iters {
@@ -59,6 +64,8 @@ fn main() {
         (3136, 128, 128),
         (616, 128, 128),
         (784, 256, 256),
+        (196, 512, 512),
+        (49, 1024, 1024),
         (196, 96, 576),
         (49, 320, 1280),
         (1, 1280, 1000),

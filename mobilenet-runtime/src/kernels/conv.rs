@@ -55,6 +55,9 @@ impl ConvGeom {
 /// Floats of the on-stack im2col buffer (32 KiB).
 const IM2COL: usize = 8192;
 
+/// Floats of the im2col buffer for a few (border) pixels.
+const SMALL_IM2COL: usize = 1024;
+
 /// Regular convolution with a fused epilogue; `w` is the kernel
 /// `[kh * kw * cin][cout]` packed by [`super::pack::gemm`]. Output rows are
 /// split between the parts of `e`.
@@ -173,9 +176,18 @@ fn im2col_gemm(
     if oxs.is_empty() {
         return;
     }
+    // Most calls are the one or two border pixels of a row: a small buffer
+    // for them, since zeroing the big one cost as much as the whole row.
     let k = g.kh * g.kw * g.cin;
-    let mut buf = [0.0f32; IM2COL];
-    let chunk = (IM2COL / k).max(1);
+    let mut small = [0.0f32; SMALL_IM2COL];
+    let mut big;
+    let buf: &mut [f32] = if oxs.len() * k <= SMALL_IM2COL {
+        &mut small
+    } else {
+        big = [0.0f32; IM2COL];
+        &mut big
+    };
+    let chunk = (buf.len() / k).max(1);
     let mut ox0 = oxs.start;
     while ox0 < oxs.end {
         let pixels = chunk.min(oxs.end - ox0);

@@ -444,6 +444,84 @@ unsafe fn channel_run_regs<V: Simd, const K: usize, const A: u8, const FULL: boo
     }
 }
 
+/// A 3x3 stride-1 kernel on one whole vector of channels (`o..o + LANES`),
+/// two output pixels at a time: their windows share two of their three
+/// columns, so four loads per kernel row feed six multiply-adds (instead of
+/// six), and the row pointers advance once per pair.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn channel_run_pairs<V: Simd, const A: u8>(
+    g: &ConvGeom,
+    px: &Pixel,
+    rows: &[*const f32],
+    oxs: core::ops::Range<usize>,
+    o: usize,
+    wb: *const f32,
+    res: *const f32,
+    y: *mut f32,
+) {
+    let c = px.c;
+    unsafe {
+        let b = V::load(px.bias.add(o));
+        let mut wk = [b; 9];
+        for (t, wt) in wk.iter_mut().enumerate() {
+            *wt = V::load(wb.add(t * V::LANES));
+        }
+        let start = (oxs.start - g.pad_left) * c + o;
+        let (mut p0, mut p1, mut p2) = (rows[0].add(start), rows[1].add(start), rows[2].add(start));
+        let mut q = y.add(oxs.start * c + o);
+        let mut r = if res.is_null() { res } else { res.add(oxs.start * c + o) };
+        let mut left = oxs.len();
+        while left >= 2 {
+            let (mut a0, mut a1) = (b, b);
+            for (ky, p) in [p0, p1, p2].into_iter().enumerate() {
+                let x0 = V::load(p);
+                let x1 = V::load(p.add(c));
+                let x2 = V::load(p.add(2 * c));
+                let x3 = V::load(p.add(3 * c));
+                let (w0, w1, w2) = (wk[3 * ky], wk[3 * ky + 1], wk[3 * ky + 2]);
+                a0 = V::fmadd(x0, w0, a0);
+                a1 = V::fmadd(x1, w0, a1);
+                a0 = V::fmadd(x1, w1, a0);
+                a1 = V::fmadd(x2, w1, a1);
+                a0 = V::fmadd(x2, w2, a0);
+                a1 = V::fmadd(x3, w2, a1);
+            }
+            finish::<V, A>(a0, px.act, q, r);
+            finish::<V, A>(a1, px.act, q.add(c), if r.is_null() { r } else { r.add(c) });
+            p0 = p0.add(2 * c);
+            p1 = p1.add(2 * c);
+            p2 = p2.add(2 * c);
+            q = q.add(2 * c);
+            if !r.is_null() {
+                r = r.add(2 * c);
+            }
+            left -= 2;
+        }
+        if left == 1 {
+            let mut a = b;
+            for (ky, p) in [p0, p1, p2].into_iter().enumerate() {
+                for kx in 0..3 {
+                    a = V::fmadd(V::load(p.add(kx * c)), wk[3 * ky + kx], a);
+                }
+            }
+            finish::<V, A>(a, px.act, q, r);
+        }
+    }
+}
+
+/// Activation, residual (if `r` is not null), store: one output vector.
+#[inline(always)]
+unsafe fn finish<V: Simd, const A: u8>(v: V, act: Act, q: *mut f32, r: *const f32) {
+    unsafe {
+        let mut v = act_n::<V, A>(v, act);
+        if !r.is_null() {
+            v = v.add(V::load(r));
+        }
+        v.store(q);
+    }
+}
+
 /// Channels `o..o + n` of output pixels `oxs`, eight pixels at a time:
 /// eight accumulators in registers, each weight vector loaded once per
 /// eight pixels (so 5x5 kernels, whose 25 weight vectors do not fit the
@@ -463,6 +541,9 @@ unsafe fn channel_run<V: Simd, const K: usize, const A: u8, const FULL: bool>(
     y: *mut f32,
 ) {
     if K <= 3 {
+        if K == 3 && g.sw == 1 && FULL {
+            return unsafe { channel_run_pairs::<V, A>(g, px, rows, oxs, o, wb, res, y) };
+        }
         return unsafe { channel_run_regs::<V, K, A, FULL>(g, px, rows, oxs, o, n, wb, res, y) };
     }
     let mut ox = oxs.start;

@@ -135,9 +135,7 @@ unsafe fn run<V: Simd>(g: &Gemm<'_>, y: *mut f32) {
         // while its output rows are in L1 (no partial output lines written
         // back and re-read per panel: what small-k layers are bound by).
         for (r, rows) in even(0, g.m, V::MR) {
-            for p in 0..panels {
-                unsafe { tile_for::<V>(rows, &tile_at(r, p)) };
-            }
+            unsafe { band_for::<V>(rows, &tile_at(r, 0), panels, g.n) };
         }
         return;
     }
@@ -257,6 +255,7 @@ unsafe fn gemv<V: Simd>(g: &Gemm<'_>, y: *mut f32) {
 }
 
 /// One `rows x cols` output tile.
+#[derive(Clone, Copy)]
 struct Tile {
     k: usize,
     a: *const f32,
@@ -278,6 +277,48 @@ struct Tile {
     /// The last slice of `k`: apply activation and residual (else store the
     /// partial sums).
     last: bool,
+}
+
+/// A band of `rows` rows across all `panels` panels (`n` columns), from
+/// the first panel's tile `t`: one dispatch per band, not per tile, which
+/// matters where `k` is small (16-24: the early expansions) and a tile is
+/// only about a hundred cycles of work.
+#[inline(always)]
+unsafe fn band_for<V: Simd>(rows: usize, t: &Tile, panels: usize, n: usize) {
+    unsafe {
+        match (rows, t.koff.is_null()) {
+            (6, true) if V::MR >= 6 => band::<V, 6, false>(t, panels, n),
+            (5, true) if V::MR >= 5 => band::<V, 5, false>(t, panels, n),
+            _ => {
+                for p in 0..panels {
+                    tile_for::<V>(rows, &panel_tile::<V>(t, p, n));
+                }
+            }
+        }
+    }
+}
+
+/// The tile of panel `p` in the band of `t` (panel 0).
+#[inline(always)]
+fn panel_tile<V: Simd>(t: &Tile, p: usize, n: usize) -> Tile {
+    let nr = 2 * V::LANES;
+    Tile {
+        b: t.b.wrapping_add(p * t.k * nr),
+        bias: t.bias.wrapping_add(p * nr),
+        res: if t.res.is_null() { t.res } else { t.res.wrapping_add(p * nr) },
+        c: t.c.wrapping_add(p * nr),
+        cols: nr.min(n - p * nr),
+        ..*t
+    }
+}
+
+/// [`band_for`] with `MR` rows.
+#[inline(always)]
+unsafe fn band<V: Simd, const MR: usize, const OFF: bool>(t: &Tile, panels: usize, n: usize) {
+    for p in 0..panels {
+        let tp = panel_tile::<V>(t, p, n);
+        unsafe { if tp.cols <= V::LANES { tile::<V, MR, 1, OFF>(&tp) } else { tile::<V, MR, 2, OFF>(&tp) } }
+    }
 }
 
 /// Calls the micro-kernel instantiated for `rows` rows of `NV` vectors.
