@@ -400,11 +400,7 @@ unsafe fn channel_run_regs<V: Simd, const K: usize, const A: u8, const FULL: boo
 ) {
     let c = px.c;
     unsafe {
-        let b = V::load(px.bias.add(o));
-        let mut wk = [b; 9];
-        for (t, wt) in wk.iter_mut().enumerate().take(K * K) {
-            *wt = V::load(wb.add(t * V::LANES));
-        }
+        let (b, wk) = bias_and_taps::<V>(px, o, wb, K * K);
         let mut off = [0usize; 3];
         for (kx, v) in off.iter_mut().enumerate().take(K) {
             *v = kx * c;
@@ -444,6 +440,20 @@ unsafe fn channel_run_regs<V: Simd, const K: usize, const A: u8, const FULL: boo
     }
 }
 
+/// The bias of channels `o..` and the weights of their first `taps` (at
+/// most nine) taps, for kernels that hold them in registers.
+#[inline(always)]
+unsafe fn bias_and_taps<V: Simd>(px: &Pixel, o: usize, wb: *const f32, taps: usize) -> (V, [V; 9]) {
+    unsafe {
+        let b = V::load(px.bias.add(o));
+        let mut wk = [b; 9];
+        for (t, wt) in wk.iter_mut().enumerate().take(taps) {
+            *wt = V::load(wb.add(t * V::LANES));
+        }
+        (b, wk)
+    }
+}
+
 /// A 3x3 stride-1 kernel on one whole vector of channels (`o..o + LANES`),
 /// two output pixels at a time: their windows share two of their three
 /// columns, so four loads per kernel row feed six multiply-adds (instead of
@@ -462,11 +472,7 @@ unsafe fn channel_run_pairs<V: Simd, const A: u8>(
 ) {
     let c = px.c;
     unsafe {
-        let b = V::load(px.bias.add(o));
-        let mut wk = [b; 9];
-        for (t, wt) in wk.iter_mut().enumerate() {
-            *wt = V::load(wb.add(t * V::LANES));
-        }
+        let (b, wk) = bias_and_taps::<V>(px, o, wb, 9);
         let start = (oxs.start - g.pad_left) * c + o;
         let (mut p0, mut p1, mut p2) = (rows[0].add(start), rows[1].add(start), rows[2].add(start));
         let mut q = y.add(oxs.start * c + o);
