@@ -198,41 +198,58 @@ unsafe fn tile_for<V: Simd>(rows: usize, t: &Tile) {
     }
 }
 
-/// One row (dense layers, squeeze-excite, 1x1 maps): a GEMV, latency-bound
-/// on one accumulator chain per column vector unless `k` is split over
-/// several; here four.
+/// One row (dense layers, squeeze-excite, 1x1 maps): a GEMV. It reads
+/// every weight once, so it is bound by how fast the weights stream in from
+/// L3 or memory: [`GEMV_PANELS`] panels are walked side by side, that many
+/// sequential streams in flight instead of one (1280 -> 1000 with weights
+/// in L3: 0.15 -> 0.10 ms), each column vector with its own accumulator.
 #[inline(always)]
 unsafe fn gemv<V: Simd>(g: &Gemm<'_>, y: *mut f32) {
     debug_assert!(g.koff.is_none(), "one row is read in place");
+    let panels = g.n.div_ceil(2 * V::LANES);
+    let mut p = 0;
+    while p < panels {
+        unsafe {
+            match panels - p {
+                1 => gemv_panels::<V, 1>(g, y, p),
+                2 => gemv_panels::<V, 2>(g, y, p),
+                3 => gemv_panels::<V, 3>(g, y, p),
+                4 => gemv_panels::<V, 4>(g, y, p),
+                5 => gemv_panels::<V, 5>(g, y, p),
+                _ => gemv_panels::<V, GEMV_PANELS>(g, y, p),
+            }
+        }
+        p += GEMV_PANELS;
+    }
+}
+
+/// Panels a GEMV reads side by side: 12 accumulators, which leaves AVX2
+/// registers for the input and the weights.
+const GEMV_PANELS: usize = 6;
+
+/// [`gemv`] for the `P` panels from `p0`.
+#[inline(always)]
+unsafe fn gemv_panels<V: Simd, const P: usize>(g: &Gemm<'_>, y: *mut f32, p0: usize) {
     let nr = 2 * V::LANES;
     let x = g.x.as_ptr();
-    for p in 0..g.n.div_ceil(nr) {
-        let cols = nr.min(g.n - p * nr);
-        unsafe {
-            let b = g.w.as_ptr().add(p * g.k * nr);
-            let mut acc0 = [V::zero(); 4];
-            let mut acc1 = [V::zero(); 4];
-            let k4 = g.k / 4 * 4;
-            let mut kk = 0;
-            while kk < k4 {
-                for u in 0..4 {
-                    let a = V::splat(*x.add(kk + u));
-                    let row = b.add((kk + u) * nr);
-                    acc0[u] = V::fmadd(a, V::load(row), acc0[u]);
-                    acc1[u] = V::fmadd(a, V::load(row.add(V::LANES)), acc1[u]);
-                }
-                kk += 4;
+    unsafe {
+        let b = g.w.as_ptr().add(p0 * g.k * nr);
+        let mut acc0 = [V::zero(); P];
+        let mut acc1 = [V::zero(); P];
+        for kk in 0..g.k {
+            let a = V::splat(*x.add(kk));
+            for q in 0..P {
+                let row = b.add((q * g.k + kk) * nr);
+                acc0[q] = V::fmadd(a, V::load(row), acc0[q]);
+                acc1[q] = V::fmadd(a, V::load(row.add(V::LANES)), acc1[q]);
             }
-            while kk < g.k {
-                let a = V::splat(*x.add(kk));
-                let row = b.add(kk * nr);
-                acc0[0] = V::fmadd(a, V::load(row), acc0[0]);
-                acc1[0] = V::fmadd(a, V::load(row.add(V::LANES)), acc1[0]);
-                kk += 1;
-            }
+        }
+        for q in 0..P {
+            let p = p0 + q;
+            let cols = nr.min(g.n - p * nr);
             let bias = g.bias.as_ptr().add(p * nr);
-            let v0 = acc0[0].add(acc0[1]).add(acc0[2].add(acc0[3])).add(V::load(bias)).act(g.act);
-            let v1 = acc1[0].add(acc1[1]).add(acc1[2].add(acc1[3])).add(V::load(bias.add(V::LANES))).act(g.act);
+            let v0 = acc0[q].add(V::load(bias)).act(g.act);
+            let v1 = acc1[q].add(V::load(bias.add(V::LANES))).act(g.act);
             let (n0, n1) = (cols.min(V::LANES), cols.saturating_sub(V::LANES));
             let c = y.add(p * nr);
             match g.residual {

@@ -153,11 +153,18 @@ fn depthwise_matches_the_definition() {
 
 #[test]
 fn pointwise_epilogue_is_bias_activation_residual() {
-    // Row counts around every micro-kernel height, column counts around panel widths.
+    // Row counts around every micro-kernel height, column counts around panel
+    // widths; single rows (the GEMV) over whole and partial groups of panels.
     for isa in isas() {
-        for (p, cin, cout, seed) in
-            [(5, 7, 9, 8), (13, 16, 16, 9), (25, 33, 40, 10), (1, 64, 100, 11), (50, 3, 31, 12), (12, 96, 24, 13)]
-        {
+        for (p, cin, cout, seed) in [
+            (5, 7, 9, 8),
+            (13, 16, 16, 9),
+            (25, 33, 40, 10),
+            (1, 64, 100, 11),
+            (50, 3, 31, 12),
+            (12, 96, 24, 13),
+            (1, 37, 150, 14),
+        ] {
             let x = values(p * cin, seed);
             let k: Vec<f32> = values(cin * cout, seed + 1).iter().map(|v| v * 4.0).collect();
             let b = values(cout, seed + 2);
