@@ -70,6 +70,7 @@ fn main() {
         (49, 320, 1280),
         (49, 960, 320),
         (1, 1280, 1000),
+        (1, 1024, 10),
     ] {
         let x = vec![0.5f32; m * k];
         // `COLD=24`: rotate over copies of the weights (24 MB in all) so that

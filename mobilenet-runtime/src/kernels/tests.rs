@@ -164,6 +164,8 @@ fn pointwise_epilogue_is_bias_activation_residual() {
             (50, 3, 31, 12),
             (12, 96, 24, 13),
             (1, 37, 150, 14),
+            (1, 45, 10, 15),
+            (1, 50, 40, 16),
         ] {
             let x = values(p * cin, seed);
             let k: Vec<f32> = values(cin * cout, seed + 1).iter().map(|v| v * 4.0).collect();
@@ -358,6 +360,14 @@ fn kernels_on_a_pool_equal_serial() {
         pointwise(&Serial, isa, 49, 40, 200, &x, &pw, &pb, Act::Relu6, Some(&res), &mut a);
         pointwise(&pool, isa, 49, 40, 200, &x, &pw, &pb, Act::Relu6, Some(&res), &mut b);
         assert_eq!(a, b, "pointwise by columns {isa}");
+
+        // 25 rows in parts of 12: the last part is one row, a GEMV.
+        let (pw, pb) = packed_gemm(isa, 300, 16, &values(300 * 16, 21), &values(16, 22));
+        let xs = values(25 * 300, 23);
+        let (mut a, mut b) = (vec![0.0; 25 * 16], vec![1.0; 25 * 16]);
+        pointwise(&Serial, isa, 25, 300, 16, &xs, &pw, &pb, Act::Relu6, None, &mut a);
+        pointwise(&pool, isa, 25, 300, 16, &xs, &pw, &pb, Act::Relu6, None, &mut b);
+        assert_eq!(a, b, "pointwise with a one-row part {isa}");
 
         let (cw, cb) = packed_gemm(isa, 9 * 40, 24, &values(9 * 40 * 24, 8), &values(24, 9));
         let cg = geom(23, 17, 40, 24, 3, 2, [0, 1, 0, 1]);
