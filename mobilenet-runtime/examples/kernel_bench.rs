@@ -71,6 +71,9 @@ fn main() {
         (49, 960, 320),
         (1, 1280, 1000),
         (1, 1024, 10),
+        // n = 24: a 16-wide panel and an 8-wide one (v2 block_1/2 project).
+        (3136, 96, 24),
+        (3136, 96, 32),
     ] {
         let x = vec![0.5f32; m * k];
         // `COLD=24`: rotate over copies of the weights (24 MB in all) so that
