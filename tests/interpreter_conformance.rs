@@ -80,7 +80,13 @@ fn small_fixtures_match_keras() {
 /// `tools/make_keras_fixture.py`), when set.
 #[test]
 fn extra_fixtures_match_keras() {
-    let Some(dir) = std::env::var_os("MOBILENET_FIXTURES") else { return };
+    let Some(dir) = std::env::var_os("MOBILENET_FIXTURES") else {
+        common::skipped(
+            "extra_fixtures_match_keras",
+            "MOBILENET_FIXTURES (a directory of your own fixtures) is not set",
+        );
+        return;
+    };
     for f in common::fixtures_in(std::path::Path::new(&dir)) {
         check(&f);
     }

@@ -2,6 +2,7 @@
 //! compare against them.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use mobilenet_compiler::npy;
@@ -80,12 +81,19 @@ pub fn small_fixtures() -> Vec<Fixture> {
     fixtures_in(&root().join("tests/data"))
 }
 
+/// Says on stderr that `test` checked nothing, and why. Written to the
+/// stream itself: the test harness swallows what `eprintln!` prints from a
+/// passing test, and a skip must show.
+pub fn skipped(test: &str, why: &str) {
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
 /// The full-size fixtures in `../shared/fixtures`, or `None` (with a note on
 /// stderr) when this checkout has no `../shared`, as a user's clone has not.
 pub fn shared_fixtures(test: &str) -> Option<Vec<Fixture>> {
     let dir = root().join("../shared/fixtures");
     if !dir.is_dir() {
-        eprintln!("SKIPPED {test}: {} not found (the full-size fixtures live outside the repository)", dir.display());
+        skipped(test, &format!("{} not found (the full-size fixtures live outside the repository)", dir.display()));
         return None;
     }
     Some(fixtures_in(&dir))
