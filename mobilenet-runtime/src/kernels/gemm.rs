@@ -177,7 +177,7 @@ unsafe fn run<V: Simd>(g: &Gemm<'_>, y: *mut f32) {
 /// within one of each other: 49 rows in tiles of 6 are 6,6,6,6,5,5,5,5,5,
 /// not eight 6s and a 1 whose tile runs at a fraction of the speed (and for
 /// row blocks, a last block of 1 row would stream every weight again).
-fn even(start: usize, len: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
+pub(super) fn even(start: usize, len: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
     let pieces = len.div_ceil(max.max(1));
     (0..pieces).map(move |i| {
         let (a, b) = (i * len / pieces, (i + 1) * len / pieces);

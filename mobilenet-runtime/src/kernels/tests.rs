@@ -129,6 +129,11 @@ fn depthwise_matches_the_definition() {
             (geom(6, 61, 24, 24, 3, 2, [0, 1, 0, 1]), 1, 13),
             (geom(4, 33, 16, 16, 3, 1, [1, 1, 1, 1]), 1, 14),
             (geom(5, 34, 300, 300, 3, 1, [1, 1, 1, 1]), 1, 15),
+            // Groups whose windows cross both borders at once, a one-pixel-wide
+            // image, 5x5 stride 2 over several groups with asymmetric padding.
+            (geom(3, 3, 16, 16, 5, 1, [2, 2, 2, 2]), 1, 16),
+            (geom(6, 1, 8, 8, 3, 1, [1, 1, 1, 1]), 1, 17),
+            (geom(5, 45, 16, 16, 5, 2, [1, 2, 1, 2]), 1, 18),
             // Kernel sizes without an unrolled path, windows wider than the image.
             (geom(4, 4, 12, 12, 7, 1, [3, 3, 3, 3]), 1, 10),
             (geom(3, 5, 20, 20, 2, 1, [0, 1, 1, 0]), 1, 11),
