@@ -333,8 +333,9 @@ struct Group<'a, const K: usize> {
 }
 
 /// `P` output pixels from `grp.x0`, every whole vector of channels.
-// Indexed loops over constants unroll into register code.
-#[allow(clippy::needless_range_loop)]
+// Indexed loops over constants unroll into register code; `j` is a
+// constant per column, so `j >= kx` is trivially true for some.
+#[allow(clippy::needless_range_loop, clippy::absurd_extreme_comparisons, clippy::manual_is_multiple_of)]
 #[inline(always)]
 unsafe fn group<V: Simd, const K: usize, const S: usize, const P: usize, const ALL: bool>(
     px: &Pixel,
