@@ -180,7 +180,9 @@ pub(crate) unsafe fn row<V: Simd>(
 /// weights of one kernel row and one input vector fit the 16 AVX2
 /// registers (5x5: 8 + 5 + 1). Stride 2 takes half as many: with the
 /// 13-19 window columns of six or eight stride-2 pixels LLVM gave up
-/// unrolling and the accumulators went to the stack (measured 2x slower).
+/// unrolling and the accumulators went to the stack (measured 2x slower on
+/// AVX2, before the columns were unrolled in source by [`columns!`]; not
+/// measured since).
 const GROUP: usize = 8;
 
 /// A row in groups of up to [`GROUP`] neighbouring output pixels, for a
