@@ -31,6 +31,11 @@ pub(crate) trait Simd: Copy {
     unsafe fn max(self, o: Self) -> Self;
     unsafe fn min(self, o: Self) -> Self;
 
+    /// Asks for the cache line holding `p` to be brought into L1. A hint:
+    /// any address is allowed (nothing is read, nothing faults).
+    #[inline(always)]
+    unsafe fn prefetch(_p: *const f32) {}
+
     #[inline(always)]
     unsafe fn zero() -> Self {
         unsafe { Self::splat(0.0) }
@@ -212,6 +217,10 @@ mod x86 {
         unsafe fn min(self, o: Self) -> Self {
             unsafe { Avx2(_mm256_min_ps(self.0, o.0)) }
         }
+        #[inline(always)]
+        unsafe fn prefetch(p: *const f32) {
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
+        }
     }
 
     /// AVX-512F: sixteen floats in a `zmm` register.
@@ -266,6 +275,10 @@ mod x86 {
         #[inline(always)]
         unsafe fn min(self, o: Self) -> Self {
             unsafe { Avx512(_mm512_min_ps(self.0, o.0)) }
+        }
+        #[inline(always)]
+        unsafe fn prefetch(p: *const f32) {
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
         }
     }
 }
