@@ -36,6 +36,11 @@ pub(crate) trait Simd: Copy {
     #[inline(always)]
     unsafe fn prefetch(_p: *const f32) {}
 
+    /// Asks for the cache line holding `p` in a state it can be written
+    /// in. A hint, like [`Simd::prefetch`].
+    #[inline(always)]
+    unsafe fn prefetch_write(_p: *const f32) {}
+
     #[inline(always)]
     unsafe fn zero() -> Self {
         unsafe { Self::splat(0.0) }
@@ -221,6 +226,10 @@ mod x86 {
         unsafe fn prefetch(p: *const f32) {
             unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
         }
+        #[inline(always)]
+        unsafe fn prefetch_write(p: *const f32) {
+            unsafe { _mm_prefetch::<_MM_HINT_ET0>(p as *const i8) }
+        }
     }
 
     /// AVX-512F: sixteen floats in a `zmm` register.
@@ -279,6 +288,10 @@ mod x86 {
         #[inline(always)]
         unsafe fn prefetch(p: *const f32) {
             unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
+        }
+        #[inline(always)]
+        unsafe fn prefetch_write(p: *const f32) {
+            unsafe { _mm_prefetch::<_MM_HINT_ET0>(p as *const i8) }
         }
     }
 }
