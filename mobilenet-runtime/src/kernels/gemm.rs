@@ -440,22 +440,76 @@ unsafe fn tile<V: Simd, const MR: usize, const NV: usize, const OFF: bool>(t: &T
             }
             return;
         }
-        for r in 0..MR {
-            let c = t.c.add(r * t.ldc);
-            let mut v0 = acc0[r].act(t.act);
-            let mut v1 = acc1[r].act(t.act);
-            if !t.res.is_null() {
+        // Each step below is its own loop over the rows with a small body,
+        // so that LLVM unrolls it and the accumulators stay in registers:
+        // with the activation `match` inside one row loop, the loop stayed
+        // rolled for MR = 12, and the k loop's accumulators went through the
+        // stack before and after it.
+        let acc0 = act_rows(acc0, t.act);
+        let acc1 = if NV == 2 { act_rows(acc1, t.act) } else { acc1 };
+        if !t.res.is_null() {
+            for r in 0..MR {
                 let res = t.res.add(r * t.ldc);
-                v0 = v0.add(V::load_n(res, n0));
-                if n1 > 0 {
-                    v1 = v1.add(V::load_n(res.add(V::LANES), n1));
+                acc0[r].add(V::load_n(res, n0)).store_n(t.c.add(r * t.ldc), n0);
+                if NV == 2 && n1 > 0 {
+                    acc1[r].add(V::load_n(res.add(V::LANES), n1)).store_n(t.c.add(r * t.ldc + V::LANES), n1);
                 }
             }
-            v0.store_n(c, n0);
-            if n1 > 0 {
-                v1.store_n(c.add(V::LANES), n1);
+        } else if NV == 2 && n1 == V::LANES {
+            for r in 0..MR {
+                acc0[r].store(t.c.add(r * t.ldc));
+                acc1[r].store(t.c.add(r * t.ldc + V::LANES));
+            }
+        } else {
+            for r in 0..MR {
+                acc0[r].store_n(t.c.add(r * t.ldc), n0);
+                if NV == 2 && n1 > 0 {
+                    acc1[r].store_n(t.c.add(r * t.ldc + V::LANES), n1);
+                }
             }
         }
+    }
+}
+
+/// `act` on every vector of `v`, with the `match` outside the loops (see
+/// the end of [`tile`]). Arrays go by value: taken by reference, they made
+/// LLVM keep the k loop's accumulators in memory.
+#[inline(always)]
+unsafe fn act_rows<V: Simd, const MR: usize>(mut v: [V; MR], act: Act) -> [V; MR] {
+    unsafe {
+        match act {
+            Act::Identity => {}
+            Act::Relu => {
+                for x in &mut v {
+                    *x = x.act(Act::Relu);
+                }
+            }
+            Act::Relu6 => {
+                for x in &mut v {
+                    *x = x.act(Act::Relu6);
+                }
+            }
+            Act::HardSigmoid => {
+                for x in &mut v {
+                    *x = x.act(Act::HardSigmoid);
+                }
+            }
+            Act::HardSwish => {
+                for x in &mut v {
+                    *x = x.act(Act::HardSwish);
+                }
+            }
+            // Scalar, and only in custom heads: through a copy, so that the
+            // loop that stays rolled does not pull `v` into memory.
+            Act::Sigmoid => {
+                let mut copy = v;
+                for x in &mut copy {
+                    *x = x.act(Act::Sigmoid);
+                }
+                v = copy;
+            }
+        }
+        v
     }
 }
 

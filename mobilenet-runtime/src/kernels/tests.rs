@@ -177,17 +177,23 @@ fn pointwise_epilogue_is_bias_activation_residual() {
             let b = values(cout, seed + 2);
             let r = values(p * cout, seed + 3);
             let (pw, pb) = packed_gemm(isa, cin, cout, &k, &b);
-            for act in [Act::Relu6, Act::HardSwish, Act::Identity] {
+            let acts = [Act::Relu6, Act::HardSwish, Act::Identity, Act::Relu, Act::HardSigmoid, Act::Sigmoid];
+            for (act, residual) in acts.into_iter().flat_map(|a| [(a, true), (a, false)]) {
                 let mut y = vec![f32::NAN; p * cout];
-                pointwise(&Serial, isa, p, cin, cout, &x, &pw, &pb, act, Some(&r), &mut y);
+                let res = residual.then_some(&r[..]);
+                pointwise(&Serial, isa, p, cin, cout, &x, &pw, &pb, act, res, &mut y);
                 let g = geom(1, p, cin, cout, 1, 1, [0; 4]);
                 let f = |v: f64| match act {
+                    Act::Identity => v,
+                    Act::Relu => v.max(0.0),
                     Act::Relu6 => v.clamp(0.0, 6.0),
+                    Act::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+                    Act::HardSigmoid => (v + 3.0).clamp(0.0, 6.0) / 6.0,
                     Act::HardSwish => v * (v + 3.0).clamp(0.0, 6.0) / 6.0,
-                    _ => v,
                 };
+                let add = |i: usize| if residual { r[i] as f64 } else { 0.0 };
                 let expected: Vec<f64> =
-                    reference(&g, 0, &x, &k, Some(&b)).iter().zip(&r).map(|(v, r)| f(*v) + *r as f64).collect();
+                    reference(&g, 0, &x, &k, Some(&b)).iter().enumerate().map(|(i, v)| f(*v) + add(i)).collect();
                 close(&y, &expected, 1e-5);
             }
         }
