@@ -32,14 +32,30 @@ pub(crate) trait Simd: Copy {
     unsafe fn min(self, o: Self) -> Self;
 
     /// Asks for the cache line holding `p` to be brought into L1. A hint:
-    /// any address is allowed (nothing is read, nothing faults).
+    /// any address is allowed (nothing is read, nothing faults). On x86-64
+    /// the instruction is in the baseline, so every vector type uses it.
     #[inline(always)]
-    unsafe fn prefetch(_p: *const f32) {}
+    unsafe fn prefetch(p: *const f32) {
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = p;
+    }
 
     /// Asks for the cache line holding `p` in a state it can be written
-    /// in. A hint, like [`Simd::prefetch`].
+    /// in. A hint, like [`Simd::prefetch`] (`prefetchw`: where the CPU
+    /// lacks it, it does nothing).
     #[inline(always)]
-    unsafe fn prefetch_write(_p: *const f32) {}
+    unsafe fn prefetch_write(p: *const f32) {
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_ET0 }>(p as *const i8)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = p;
+    }
 
     #[inline(always)]
     unsafe fn zero() -> Self {
@@ -222,14 +238,6 @@ mod x86 {
         unsafe fn min(self, o: Self) -> Self {
             unsafe { Avx2(_mm256_min_ps(self.0, o.0)) }
         }
-        #[inline(always)]
-        unsafe fn prefetch(p: *const f32) {
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
-        }
-        #[inline(always)]
-        unsafe fn prefetch_write(p: *const f32) {
-            unsafe { _mm_prefetch::<_MM_HINT_ET0>(p as *const i8) }
-        }
     }
 
     /// AVX-512F: sixteen floats in a `zmm` register.
@@ -284,14 +292,6 @@ mod x86 {
         #[inline(always)]
         unsafe fn min(self, o: Self) -> Self {
             unsafe { Avx512(_mm512_min_ps(self.0, o.0)) }
-        }
-        #[inline(always)]
-        unsafe fn prefetch(p: *const f32) {
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
-        }
-        #[inline(always)]
-        unsafe fn prefetch_write(p: *const f32) {
-            unsafe { _mm_prefetch::<_MM_HINT_ET0>(p as *const i8) }
         }
     }
 }
