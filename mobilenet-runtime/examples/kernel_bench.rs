@@ -88,8 +88,8 @@ fn main() {
         pack::gemm(isa, &vec![0.01; k * n], k, n, &mut w);
         let ws = vec![w; copies];
         let b = vec![0.0; pack::gemm_bias_len(n)];
-        // `COLD_OUT=24`: the same for the outputs, which in a network are
-        // usually written to lines that are in L3, not L2.
+        // `COLD_OUT=24`: the same for the outputs (the worst case: in a
+        // network most outputs are written to lines still in L2).
         let out_mb = std::env::var("COLD_OUT").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
         let mut ys = vec![vec![0.0; m * n]; (out_mb << 20) / (4 * m * n) + 1];
         let mut i = 0;
