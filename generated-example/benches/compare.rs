@@ -120,7 +120,7 @@ const WARM: usize = 2;
 /// Times `n` runs of `net`, on the pool's threads when `pool` has several.
 fn time_ours<N: Network>(net: &N, pool: &Pool, x: &[f32], n: usize) -> Vec<f64> {
     let mut y = vec![0.0; N::OUTPUT_LEN];
-    let mut arena = vec![0.0; N::ARENA_LEN];
+    let mut arena = mobilenet_runtime::buffer::Buffer::zeroed(N::ARENA_LEN);
     let mut scratch = vec![0.0; pool.threads() * N::SCRATCH_LEN];
     (0..n)
         .map(|_| {

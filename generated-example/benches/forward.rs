@@ -64,7 +64,7 @@ fn input(len: usize) -> Vec<f32> {
 fn time<N: Network>(c: &mut Criterion, group: &str, what: &str, net: &N) {
     let x = input(N::INPUT_LEN);
     let mut y = vec![0.0; N::OUTPUT_LEN];
-    let mut arena = vec![0.0; N::ARENA_LEN];
+    let mut arena = mobilenet_runtime::buffer::Buffer::zeroed(N::ARENA_LEN);
     c.benchmark_group(group).bench_function(what, |b| b.iter(|| net.run(black_box(&x), &mut y, &mut arena)));
 }
 

@@ -8,7 +8,7 @@ fn spin<N: Network>(net: N, seconds: f64) {
     let threads: usize = std::env::var("THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(1);
     let pool = mobilenet_runtime::exec::Pool::new(threads);
     let x = vec![0.5f32; N::INPUT_LEN];
-    let (mut y, mut arena) = (vec![0.0; N::OUTPUT_LEN], vec![0.0; N::ARENA_LEN]);
+    let (mut y, mut arena) = (vec![0.0; N::OUTPUT_LEN], mobilenet_runtime::buffer::Buffer::zeroed(N::ARENA_LEN));
     let mut scratch = vec![0.0; threads * N::SCRATCH_LEN];
     let start = std::time::Instant::now();
     let mut runs = 0;

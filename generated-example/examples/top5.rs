@@ -63,7 +63,7 @@ fn classify<N: Network>(
     let net = net?;
     let (h, w) = (N::INPUT_SHAPE[0], N::INPUT_SHAPE[1]);
     // The only allocations: the arena and output, once.
-    let mut arena = vec![0.0f32; N::ARENA_LEN];
+    let mut arena = mobilenet_runtime::buffer::Buffer::zeroed(N::ARENA_LEN);
     let mut logits = vec![0.0f32; N::OUTPUT_LEN];
     for input in inputs {
         for (i, image) in load(Path::new(input), h, w)?.iter().enumerate() {

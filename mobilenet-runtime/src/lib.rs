@@ -4,6 +4,8 @@
 //!   (`core` only, no allocation);
 //! * [`prepare`]: load-time weight preparation (BatchNorm folding);
 //! * [`exec`]: running a forward pass on one thread or on a [`exec::Pool`];
+//! * [`buffer`] (feature `std`): the heap buffers of weights and arenas, in
+//!   huge pages where the OS offers them;
 //! * [`weights`] (feature `std`): reads a safetensors file of Keras-named
 //!   tensors and checks it against what the network expects, reporting every
 //!   problem at once. This is the only part that allocates.
@@ -42,6 +44,8 @@ pub trait Network {
     /// If a slice is too short.
     fn run_on(&self, exec: &dyn exec::Exec, input: &[f32], output: &mut [f32], arena: &mut [f32], scratch: &mut [f32]);
 }
+#[cfg(feature = "std")]
+pub mod buffer;
 #[cfg(feature = "std")]
 pub mod prepare;
 #[cfg(feature = "std")]

@@ -123,7 +123,7 @@ pub fn emit(graph: Graph, options: &Options) -> Generated {
     let tokens = quote! {
         #[doc = #doc]
         pub struct #name {
-            w: ::std::boxed::Box<[f32]>,
+            w: #rt::buffer::Buffer,
             isa: #rt::kernels::Isa,
         }
 
@@ -172,9 +172,9 @@ pub fn emit(graph: Graph, options: &Options) -> Generated {
             /// Prepares the kernels' weights: BatchNorm folded where fused,
             /// packed for `isa`. The only place the model allocates.
             fn from_tensors(t: &[#rt::weights::Tensor], isa: #rt::kernels::Isa) -> Self {
-                let mut w = ::std::vec![0.0f32; #weights_len];
+                let mut w = #rt::buffer::Buffer::zeroed(#weights_len);
                 #rt::prepare::run(Self::PREPARE, t, &mut w, isa);
-                Self { w: w.into_boxed_slice(), isa }
+                Self { w, isa }
             }
 
             /// The instruction set the kernels run with.
@@ -182,9 +182,10 @@ pub fn emit(graph: Graph, options: &Options) -> Generated {
                 self.isa
             }
 
-            /// A zeroed arena for [`Self::forward`], on the heap.
-            pub fn new_arena() -> ::std::boxed::Box<[f32; #arena_len]> {
-                ::std::vec![0.0f32; #arena_len].into_boxed_slice().try_into().expect("length is ARENA_LEN")
+            /// A zeroed arena for [`Self::forward`], on the heap (in huge
+            /// pages where the OS offers them); it derefs to the array.
+            pub fn new_arena() -> #rt::buffer::Arena<#arena_len> {
+                #rt::buffer::Arena::new()
             }
 
             /// Floats of scratch per thread [`Self::forward_on`] needs.
