@@ -1,5 +1,6 @@
 //! Time per step of a compiled network, slowest first:
-//! `cargo run --release -p generated-example --example profile -- v2 WEIGHTS [RUNS]`.
+//! `cargo run --release -p generated-example --example profile -- v2 WEIGHTS [RUNS]`
+//! (`THREADS=2` for a pool of two threads).
 
 mod nets {
     mobilenet_macros::mobilenet!("../specs/v1_1.0_224.yaml", name = V1, profile = true);
@@ -15,11 +16,14 @@ macro_rules! profile {
         let mut y = [0.0; <$t>::OUTPUT_LEN];
         let mut arena = <$t>::new_arena();
         let mut times = [0.0; <$t>::STEP_NAMES.len()];
+        let threads = std::env::var("THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(1);
+        let pool = mobilenet_runtime::exec::Pool::new(threads);
+        let mut scratch = <$t>::new_scratch(threads);
         for _ in 0..5 {
-            net.forward(&x, &mut y, &mut arena);
+            net.forward_on(&pool, &x, &mut y, &mut arena, &mut scratch);
         }
         for _ in 0..$runs {
-            net.forward_timed(&x, &mut y, &mut arena, &mut times);
+            net.forward_timed_on(&pool, &x, &mut y, &mut arena, &mut scratch, &mut times);
         }
         report(&<$t>::STEP_NAMES, &times, $runs);
     }};

@@ -100,10 +100,14 @@ pub fn emit(graph: Graph, options: &Options) -> Generated {
 
             /// [`Self::forward`], adding each step's duration in seconds to `times`.
             pub fn forward_timed(&self, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [f32; #arena_len], times: &mut [f64; #count]) {
+                self.forward_timed_on(&#rt::exec::Serial, input, output, arena, &mut [], times)
+            }
+
+            /// [`Self::forward_on`], adding each step's duration in seconds to `times`.
+            pub fn forward_timed_on(&self, e: &dyn #rt::exec::Exec, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [f32; #arena_len], scratch: &mut [f32], times: &mut [f64; #count]) {
+                assert!(scratch.len() >= e.threads() * Self::SCRATCH_LEN, "scratch needs threads * SCRATCH_LEN floats");
                 use #rt::kernels as k;
                 let (w, isa): (&[f32], k::Isa) = (&self.w, self.isa);
-                let e: &dyn #rt::exec::Exec = &#rt::exec::Serial;
-                let scratch: &mut [f32] = &mut [];
                 let _ = (&w, &isa, &e, &input, &arena, &scratch);
                 #(#timed_steps)*
             }

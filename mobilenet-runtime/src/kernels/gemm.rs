@@ -383,6 +383,22 @@ unsafe fn tile_rows<V: Simd, const NV: usize, const OFF: bool>(rows: usize, t: &
     }
 }
 
+/// `$body` once for each row `$r` in `0..12` (the largest `MR`), `$r` a
+/// constant, so that a row's accumulator and input pointer are fixed
+/// registers.
+macro_rules! each_row {
+    ($r:ident, $body:block) => {
+        each_row!(@ $r, $body, 0 1 2 3 4 5 6 7 8 9 10 11)
+    };
+    (@ $r:ident, $body:block, $($n:literal)*) => {{
+        $({
+            #[allow(non_upper_case_globals)]
+            const $r: usize = $n;
+            $body
+        })*
+    }};
+}
+
 /// The micro-kernel: `MR` rows of `NV` (1 or 2) vectors of outputs. A panel
 /// whose valid columns fit one vector (the last of `n = 24` on AVX2) takes
 /// `NV = 1` and skips the padding half.
@@ -417,19 +433,49 @@ unsafe fn tile<V: Simd, const MR: usize, const NV: usize, const OFF: bool>(t: &T
             }
         }
         let mut b = t.b;
-        for kk in 0..t.k {
-            V::prefetch(t.pf.wrapping_add(kk * 16));
-            let col = if OFF { *t.koff.add(kk) } else { kk };
-            let w0 = V::load(b);
-            let w1 = if NV == 2 { V::load(b.add(V::LANES)) } else { w0 };
-            for r in 0..MR {
-                let a = V::splat(*t.a.add(r * t.lda + col));
-                acc0[r] = V::fmadd(a, w0, acc0[r]);
-                if NV == 2 {
-                    acc1[r] = V::fmadd(a, w1, acc1[r]);
+        if OFF {
+            for kk in 0..t.k {
+                V::prefetch(t.pf.wrapping_add(kk * 16));
+                let col = *t.koff.add(kk);
+                let w0 = V::load(b);
+                let w1 = if NV == 2 { V::load(b.add(V::LANES)) } else { w0 };
+                for r in 0..MR {
+                    let a = V::splat(*t.a.add(r * t.lda + col));
+                    acc0[r] = V::fmadd(a, w0, acc0[r]);
+                    if NV == 2 {
+                        acc1[r] = V::fmadd(a, w1, acc1[r]);
+                    }
                 }
+                b = b.add(2 * V::LANES);
             }
-            b = b.add(2 * V::LANES);
+        } else {
+            // Rows are read through one pointer per three rows, the other
+            // two at `lda` and `2 lda` from it (x86 addressing modes scale
+            // an index by 1 or 2): four pointer increments per `k` for 12
+            // rows, where a pointer per row (or an offset chain) cost a
+            // dozen integer uops per `k` beside the 24 multiply-adds.
+            // The rows are unrolled in source (as `r` constants): a loop
+            // with `r / 3` in it stayed rolled, the accumulators on the stack.
+            let lda = t.lda;
+            let mut a: [*const f32; 4] = core::array::from_fn(|q| t.a.wrapping_add(3 * q * lda));
+            let mut pf = t.pf;
+            for _ in 0..t.k {
+                V::prefetch(pf);
+                let w0 = V::load(b);
+                let w1 = if NV == 2 { V::load(b.add(V::LANES)) } else { w0 };
+                each_row!(r, {
+                    if r < MR {
+                        let x = V::splat(*a[r / 3].add((r % 3) * lda));
+                        acc0[r] = V::fmadd(x, w0, acc0[r]);
+                        if NV == 2 {
+                            acc1[r] = V::fmadd(x, w1, acc1[r]);
+                        }
+                    }
+                });
+                a = [a[0].wrapping_add(1), a[1].wrapping_add(1), a[2].wrapping_add(1), a[3].wrapping_add(1)];
+                b = b.add(2 * V::LANES);
+                pf = pf.wrapping_add(16);
+            }
         }
         if !t.last {
             for r in 0..MR {
