@@ -181,7 +181,7 @@ pub(crate) unsafe fn row<V: Simd>(
 /// registers (5x5: 8 + 5 + 1). Stride 2 takes half as many: with the
 /// 13-19 window columns of six or eight stride-2 pixels LLVM gave up
 /// unrolling and the accumulators went to the stack (measured 2x slower on
-/// AVX2, before the columns were unrolled in source by [`columns!`]; not
+/// AVX2, before the columns were unrolled in source by `unroll12!`; not
 /// measured since).
 const GROUP: usize = 8;
 
@@ -293,26 +293,8 @@ unsafe fn act_all<V: Simd, const P: usize>(acc: &mut [V; P], act: Act) {
 }
 
 /// Window columns a group spans at most: `(GROUP - 1) + 5` at stride 1,
-/// `(GROUP / 2 - 1) * 2 + 5` at stride 2.
+/// `(GROUP / 2 - 1) * 2 + 5` at stride 2; what `unroll12!` walks.
 const MAX_SPAN: usize = 12;
-
-/// `$body` once for each window column `$j` in `0..MAX_SPAN`, `$j` a
-/// constant. Left to LLVM, the column loop stayed rolled with AVX-512 (its
-/// cost model counts the wider vectors), `acc[p]` became a dynamic index,
-/// and the accumulators lived on the stack, stored after every
-/// multiply-add (depthwise 56x56x144: 0.294 -> 0.234 ms).
-macro_rules! columns {
-    ($j:ident, $body:block) => {
-        columns!(@ $j, $body, 0 1 2 3 4 5 6 7 8 9 10 11)
-    };
-    (@ $j:ident, $body:block, $($n:literal)*) => {{
-        $({
-            #[allow(non_upper_case_globals)]
-            const $j: usize = $n;
-            $body
-        })*
-    }};
-}
 
 /// Where a group of output pixels reads.
 ///
@@ -359,7 +341,13 @@ unsafe fn group<V: Simd, const K: usize, const S: usize, const P: usize, const A
                 }
                 let row = row.wrapping_offset(grp.left).wrapping_add(o);
                 let wk: [V; K] = core::array::from_fn(|kx| V::load(wb.add((ky * K + kx) * V::LANES)));
-                columns!(j, {
+                // Each window column `j` a constant (`unroll12!`): left to
+                // LLVM, the column loop stayed rolled with AVX-512 (its cost
+                // model counts the wider vectors), `acc[p]` became a dynamic
+                // index, and the accumulators lived on the stack, stored
+                // after every multiply-add (depthwise 56x56x144: 0.294 ->
+                // 0.234 ms).
+                unroll12!(j, {
                     if j < (P - 1) * S + K && (ALL || grp.inside & (1 << j) != 0) {
                         let xv = V::load(row.wrapping_add(j * c));
                         // Output `p` reads window column `j` with weight `j - p * S`.

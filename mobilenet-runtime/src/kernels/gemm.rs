@@ -383,27 +383,12 @@ unsafe fn tile_rows<V: Simd, const NV: usize, const OFF: bool>(rows: usize, t: &
     }
 }
 
-/// `$body` once for each row `$r` in `0..12` (the largest `MR`), `$r` a
-/// constant, so that a row's accumulator and input pointer are fixed
-/// registers.
-macro_rules! each_row {
-    ($r:ident, $body:block) => {
-        each_row!(@ $r, $body, 0 1 2 3 4 5 6 7 8 9 10 11)
-    };
-    (@ $r:ident, $body:block, $($n:literal)*) => {{
-        $({
-            #[allow(non_upper_case_globals)]
-            const $r: usize = $n;
-            $body
-        })*
-    }};
-}
-
 /// The micro-kernel: `MR` rows of `NV` (1 or 2) vectors of outputs. A panel
 /// whose valid columns fit one vector (the last of `n = 24` on AVX2) takes
 /// `NV = 1` and skips the padding half.
 #[inline(always)]
 unsafe fn tile<V: Simd, const MR: usize, const NV: usize, const OFF: bool>(t: &Tile) {
+    const { assert!(MR <= 12, "unroll12! walks the rows") };
     let n0 = t.cols.min(V::LANES);
     let n1 = t.cols.saturating_sub(V::LANES);
     unsafe {
@@ -454,8 +439,9 @@ unsafe fn tile<V: Simd, const MR: usize, const NV: usize, const OFF: bool>(t: &T
             // an index by 1 or 2): four pointer increments per `k` for 12
             // rows, where a pointer per row (or an offset chain) cost a
             // dozen integer uops per `k` beside the 24 multiply-adds.
-            // The rows are unrolled in source (as `r` constants): a loop
-            // with `r / 3` in it stayed rolled, the accumulators on the stack.
+            // The rows are unrolled in source (`r` a constant, `unroll12!`):
+            // a loop with `r / 3` in it stayed rolled, the accumulators on
+            // the stack (3x slower at small `k`).
             let lda = t.lda;
             let mut a: [*const f32; 4] = core::array::from_fn(|q| t.a.wrapping_add(3 * q * lda));
             let mut pf = t.pf;
@@ -463,7 +449,7 @@ unsafe fn tile<V: Simd, const MR: usize, const NV: usize, const OFF: bool>(t: &T
                 V::prefetch(pf);
                 let w0 = V::load(b);
                 let w1 = if NV == 2 { V::load(b.add(V::LANES)) } else { w0 };
-                each_row!(r, {
+                unroll12!(r, {
                     if r < MR {
                         let x = V::splat(*a[r / 3].add((r % 3) * lda));
                         acc0[r] = V::fmadd(x, w0, acc0[r]);

@@ -14,6 +14,23 @@
 //! at load time selects one. Their weights are packed at load time by
 //! [`pack`]. Light kernels (pooling, elementwise) are plain loops.
 
+/// `$body` once for each `$i` in `0..12`, `$i` a constant: loops unrolled
+/// in source where LLVM's unroller declines, so that accumulators indexed
+/// by `$i` stay in registers (the GEMM tile's rows, the depthwise group's
+/// window columns). Defined before the modules that use it.
+macro_rules! unroll12 {
+    ($i:ident, $body:block) => {
+        unroll12!(@ $i, $body, 0 1 2 3 4 5 6 7 8 9 10 11)
+    };
+    (@ $i:ident, $body:block, $($n:literal)*) => {{
+        $({
+            #[allow(non_upper_case_globals)]
+            const $i: usize = $n;
+            $body
+        })*
+    }};
+}
+
 mod block;
 mod conv;
 mod dwconv;
