@@ -16,7 +16,7 @@ macro_rules! profile {
         let mut y = [0.0; <$t>::OUTPUT_LEN];
         let mut arena = <$t>::new_arena();
         let mut times = [0.0; <$t>::STEP_NAMES.len()];
-        let threads = std::env::var("THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(1);
+        let threads = std::env::var("THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(1).max(1);
         let pool = mobilenet_runtime::exec::Pool::new(threads);
         let mut scratch = <$t>::new_scratch(threads);
         for _ in 0..5 {

@@ -417,51 +417,38 @@ unsafe fn tile<V: Simd, const MR: usize, const NV: usize, const OFF: bool>(t: &T
                 V::prefetch_write(c.wrapping_add(t.cols - 1));
             }
         }
+        // Rows are read through one pointer per three rows, the other two
+        // at `lda` and `2 lda` from it (x86 addressing modes scale an index
+        // by 1 or 2): four pointer increments per `k` for 12 rows, where a
+        // pointer per row (or an offset chain) cost a dozen integer uops per
+        // `k` beside the 24 multiply-adds. The rows are unrolled in source
+        // (`r` a constant, `unroll12!`): a loop with `r / 3` in it stayed
+        // rolled, the accumulators on the stack (3x slower at small `k`).
+        let lda = t.lda;
+        let mut a: [*const f32; 4] = core::array::from_fn(|q| t.a.wrapping_add(3 * q * lda));
         let mut b = t.b;
-        if OFF {
-            for kk in 0..t.k {
-                V::prefetch(t.pf.wrapping_add(kk * 16));
-                let col = *t.koff.add(kk);
-                let w0 = V::load(b);
-                let w1 = if NV == 2 { V::load(b.add(V::LANES)) } else { w0 };
-                for r in 0..MR {
-                    let a = V::splat(*t.a.add(r * t.lda + col));
-                    acc0[r] = V::fmadd(a, w0, acc0[r]);
+        let mut pf = t.pf;
+        for kk in 0..t.k {
+            V::prefetch(pf);
+            // Windows read in place take input `kk` at its offset; otherwise
+            // the row pointers move along the rows.
+            let col = if OFF { *t.koff.add(kk) } else { 0 };
+            let w0 = V::load(b);
+            let w1 = if NV == 2 { V::load(b.add(V::LANES)) } else { w0 };
+            unroll12!(r, {
+                if r < MR {
+                    let x = V::splat(*a[r / 3].add((r % 3) * lda + col));
+                    acc0[r] = V::fmadd(x, w0, acc0[r]);
                     if NV == 2 {
-                        acc1[r] = V::fmadd(a, w1, acc1[r]);
+                        acc1[r] = V::fmadd(x, w1, acc1[r]);
                     }
                 }
-                b = b.add(2 * V::LANES);
-            }
-        } else {
-            // Rows are read through one pointer per three rows, the other
-            // two at `lda` and `2 lda` from it (x86 addressing modes scale
-            // an index by 1 or 2): four pointer increments per `k` for 12
-            // rows, where a pointer per row (or an offset chain) cost a
-            // dozen integer uops per `k` beside the 24 multiply-adds.
-            // The rows are unrolled in source (`r` a constant, `unroll12!`):
-            // a loop with `r / 3` in it stayed rolled, the accumulators on
-            // the stack (3x slower at small `k`).
-            let lda = t.lda;
-            let mut a: [*const f32; 4] = core::array::from_fn(|q| t.a.wrapping_add(3 * q * lda));
-            let mut pf = t.pf;
-            for _ in 0..t.k {
-                V::prefetch(pf);
-                let w0 = V::load(b);
-                let w1 = if NV == 2 { V::load(b.add(V::LANES)) } else { w0 };
-                unroll12!(r, {
-                    if r < MR {
-                        let x = V::splat(*a[r / 3].add((r % 3) * lda));
-                        acc0[r] = V::fmadd(x, w0, acc0[r]);
-                        if NV == 2 {
-                            acc1[r] = V::fmadd(x, w1, acc1[r]);
-                        }
-                    }
-                });
+            });
+            if !OFF {
                 a = [a[0].wrapping_add(1), a[1].wrapping_add(1), a[2].wrapping_add(1), a[3].wrapping_add(1)];
-                b = b.add(2 * V::LANES);
-                pf = pf.wrapping_add(16);
             }
+            b = b.add(2 * V::LANES);
+            pf = pf.wrapping_add(16);
         }
         if !t.last {
             for r in 0..MR {
