@@ -8,6 +8,7 @@
 //! clipped per-pixel path.
 
 use super::conv::ConvGeom;
+use super::entry::Kernels;
 use super::pack::{depthwise_bias_len, depthwise_index, depthwise_len};
 use super::simd::Simd;
 use super::{Act, Isa, Opt, isa::Kind};
@@ -76,7 +77,7 @@ unsafe fn avx512(g: &ConvGeom, rows: Rows, x: &[f32], w: &[f32], b: &[f32], act:
 /// Output rows `rows`; `y` and `res` start at row `rows.start`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn run<V: Simd>(
+unsafe fn run<V: Kernels>(
     g: &ConvGeom,
     rows: Rows,
     x: &[f32],
@@ -151,7 +152,7 @@ pub(crate) const MAX_K: usize = 16;
 /// is padding; `y` (and `res`, if not null) the output row. Used on whole
 /// images and by the fused block kernel on its ring of expanded rows.
 #[inline(always)]
-pub(crate) unsafe fn row<V: Simd>(
+pub(crate) unsafe fn row<V: Kernels>(
     g: &ConvGeom,
     rows: &[*const f32],
     w: *const f32,
@@ -201,7 +202,7 @@ const GROUP: usize = 8;
 /// 7x7x960 0.036 -> 0.013, 14x14x672 5x5 0.245 -> 0.084, 112x112x32
 /// 0.143 -> 0.120.
 #[inline(always)]
-unsafe fn row_groups<V: Simd, const K: usize, const S: usize>(
+unsafe fn row_groups<V: Kernels, const K: usize, const S: usize>(
     g: &ConvGeom,
     px: &Pixel,
     rows: &[*const f32],
@@ -257,7 +258,7 @@ unsafe fn row_groups<V: Simd, const K: usize, const S: usize>(
 /// [`group`], with the column checks compiled out where the group's windows
 /// are all inside the image.
 #[inline(always)]
-unsafe fn group_n<V: Simd, const K: usize, const S: usize, const P: usize>(
+unsafe fn group_n<V: Kernels, const K: usize, const S: usize, const P: usize>(
     px: &Pixel,
     grp: &Group<'_, K>,
     res: *const f32,
@@ -265,9 +266,9 @@ unsafe fn group_n<V: Simd, const K: usize, const S: usize, const P: usize>(
 ) {
     unsafe {
         if grp.inside == u32::MAX {
-            group::<V, K, S, P, true>(px, grp, res, y)
+            V::dw_group::<K, S, P, true>(px, grp, res, y)
         } else {
-            group::<V, K, S, P, false>(px, grp, res, y)
+            V::dw_group::<K, S, P, false>(px, grp, res, y)
         }
     }
 }
@@ -302,7 +303,7 @@ const MAX_SPAN: usize = 12;
 /// group's offset added where a row is read: writing per-group row
 /// pointers into an array made LLVM emit a masked vector store that the
 /// next scalar loads could not forward from (a 14% stall with AVX-512).
-struct Group<'a, const K: usize> {
+pub(super) struct Group<'a, const K: usize> {
     /// Per kernel row: the input row, or null for a padding row.
     rows: &'a [*const f32; K],
     /// Offset of the group's first window column in a row (negative on the
@@ -321,7 +322,7 @@ struct Group<'a, const K: usize> {
 // constant per column, so `j >= kx` is trivially true for some.
 #[allow(clippy::needless_range_loop, clippy::absurd_extreme_comparisons, clippy::manual_is_multiple_of)]
 #[inline(always)]
-unsafe fn group<V: Simd, const K: usize, const S: usize, const P: usize, const ALL: bool>(
+pub(super) unsafe fn group<V: Simd, const K: usize, const S: usize, const P: usize, const ALL: bool>(
     px: &Pixel,
     grp: &Group<'_, K>,
     res: *const f32,
@@ -380,7 +381,7 @@ unsafe fn group<V: Simd, const K: usize, const S: usize, const P: usize, const A
 }
 
 /// What every pixel of a row shares.
-struct Pixel {
+pub(super) struct Pixel {
     c: usize,
     /// Packed `[channel block][tap][lane]`.
     w: *const f32,

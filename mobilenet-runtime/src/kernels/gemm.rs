@@ -10,6 +10,7 @@
 //! Rows are walked in blocks that stay in L1 while every panel passes over
 //! them; bias, activation and residual are applied as the tile is stored.
 
+use super::entry::Kernels;
 use super::simd::Simd;
 use super::{Act, Isa, Opt, isa::Kind};
 
@@ -106,7 +107,7 @@ unsafe fn avx512(g: &Gemm<'_>, y: *mut f32) {
 
 /// The GEMM for vectors `V`; lengths as [`check`] requires.
 #[inline(always)]
-unsafe fn run<V: Simd>(g: &Gemm<'_>, y: *mut f32) {
+unsafe fn run<V: Kernels>(g: &Gemm<'_>, y: *mut f32) {
     if g.m == 1 && g.koff.is_none() {
         return unsafe { gemv::<V>(g, y) };
     }
@@ -198,7 +199,7 @@ pub(super) fn even(start: usize, len: usize, max: usize) -> impl Iterator<Item =
 
 /// The micro-kernel for a tile of `rows` rows, one or two vectors wide.
 #[inline(always)]
-unsafe fn tile_for<V: Simd>(rows: usize, t: &Tile) {
+unsafe fn tile_for<V: Kernels>(rows: usize, t: &Tile) {
     unsafe {
         match (t.cols <= V::LANES, t.koff.is_null()) {
             (true, true) => tile_rows::<V, 1, false>(rows, t),
@@ -292,7 +293,7 @@ unsafe fn gemv_panels<V: Simd, const P: usize>(g: &Gemm<'_>, y: *mut f32, p0: us
 
 /// One `rows x cols` output tile.
 #[derive(Clone, Copy)]
-struct Tile {
+pub(super) struct Tile {
     k: usize,
     a: *const f32,
     lda: usize,
@@ -323,7 +324,7 @@ struct Tile {
 /// matters where `k` is small (16-24: the early expansions) and a tile is
 /// only about a hundred cycles of work.
 #[inline(always)]
-unsafe fn band_for<V: Simd>(rows: usize, t: &Tile, panels: usize, n: usize) {
+unsafe fn band_for<V: Kernels>(rows: usize, t: &Tile, panels: usize, n: usize) {
     unsafe {
         match (rows, t.koff.is_null()) {
             (6, true) if V::MR >= 6 => band::<V, 6, false>(t, panels, n),
@@ -354,40 +355,27 @@ fn panel_tile<V: Simd>(t: &Tile, p: usize, n: usize) -> Tile {
 
 /// [`band_for`] with `MR` rows.
 #[inline(always)]
-unsafe fn band<V: Simd, const MR: usize, const OFF: bool>(t: &Tile, panels: usize, n: usize) {
+unsafe fn band<V: Kernels, const MR: usize, const OFF: bool>(t: &Tile, panels: usize, n: usize) {
     for p in 0..panels {
         let tp = panel_tile::<V>(t, p, n);
-        unsafe { if tp.cols <= V::LANES { tile::<V, MR, 1, OFF>(&tp) } else { tile::<V, MR, 2, OFF>(&tp) } }
+        unsafe { if tp.cols <= V::LANES { V::gemm_tile::<1, OFF>(MR, &tp) } else { V::gemm_tile::<2, OFF>(MR, &tp) } }
     }
 }
 
-/// Calls the micro-kernel instantiated for `rows` rows of `NV` vectors.
+/// Calls the micro-kernel instantiated for `rows` rows of `NV` vectors
+/// (one function per row count: see [`super::entry`]).
 #[inline(always)]
-unsafe fn tile_rows<V: Simd, const NV: usize, const OFF: bool>(rows: usize, t: &Tile) {
-    unsafe {
-        match rows {
-            1 => tile::<V, 1, NV, OFF>(t),
-            2 => tile::<V, 2, NV, OFF>(t),
-            3 => tile::<V, 3, NV, OFF>(t),
-            4 => tile::<V, 4, NV, OFF>(t),
-            5 => tile::<V, 5, NV, OFF>(t),
-            6 => tile::<V, 6, NV, OFF>(t),
-            7 if V::MR >= 7 => tile::<V, 7, NV, OFF>(t),
-            8 if V::MR >= 8 => tile::<V, 8, NV, OFF>(t),
-            9 if V::MR >= 9 => tile::<V, 9, NV, OFF>(t),
-            10 if V::MR >= 10 => tile::<V, 10, NV, OFF>(t),
-            11 if V::MR >= 11 => tile::<V, 11, NV, OFF>(t),
-            12 if V::MR >= 12 => tile::<V, 12, NV, OFF>(t),
-            _ => unreachable!("at most MR rows"),
-        }
-    }
+unsafe fn tile_rows<V: Kernels, const NV: usize, const OFF: bool>(rows: usize, t: &Tile) {
+    debug_assert!((1..=V::MR).contains(&rows), "at most MR rows");
+    // SAFETY: the caller's contract.
+    unsafe { V::gemm_tile::<NV, OFF>(rows, t) }
 }
 
 /// The micro-kernel: `MR` rows of `NV` (1 or 2) vectors of outputs. A panel
 /// whose valid columns fit one vector (the last of `n = 24` on AVX2) takes
 /// `NV = 1` and skips the padding half.
 #[inline(always)]
-unsafe fn tile<V: Simd, const MR: usize, const NV: usize, const OFF: bool>(t: &Tile) {
+pub(super) unsafe fn tile<V: Simd, const MR: usize, const NV: usize, const OFF: bool>(t: &Tile) {
     const { assert!(MR <= 12, "unroll12! walks the rows") };
     let n0 = t.cols.min(V::LANES);
     let n1 = t.cols.saturating_sub(V::LANES);

@@ -35,6 +35,7 @@ mod block;
 mod conv;
 mod dwconv;
 mod elementwise;
+mod entry;
 mod gemm;
 mod isa;
 pub mod pack;
