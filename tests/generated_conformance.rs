@@ -103,14 +103,29 @@ small_fixture!(keras_v3small_min, "keras_v3small_min", "tests/data/keras_v3small
 // Large enough (224x224) for the pipeline to fuse its first blocks.
 small_fixture!(keras_v2_0_35_224, "keras_v2_0.35_224", "tests/data/keras_v2_0.35_224/spec.yaml");
 
-/// A full-size network of `../shared/fixtures/<dir>`, whose spec is `$spec`.
+// torchvision models (tools/make_torch_fixture.py): symmetric padding,
+// torchvision's channel rounding, state_dict names and OIHW layouts.
+small_fixture!(tv_v2_0_35_96, "tv_v2_0.35_96_c10", "tests/data/tv_v2_0.35_96_c10/spec.yaml");
+small_fixture!(tv_v2_0_75_112x80, "tv_v2_0.75_112x80_c7", "tests/data/tv_v2_0.75_112x80_c7/spec.yaml");
+small_fixture!(tv_v3large_0_35_64, "tv_v3large_0.35_64_c10", "tests/data/tv_v3large_0.35_64_c10/spec.yaml");
+small_fixture!(tv_v3small_0_5_96x80, "tv_v3small_0.5_96x80_c10", "tests/data/tv_v3small_0.5_96x80_c10/spec.yaml");
+small_fixture!(tv_v3small_1_0_64, "tv_v3small_1.0_64_c5", "tests/data/tv_v3small_1.0_64_c5/spec.yaml");
+
+/// A full-size network of `../shared/fixtures/<dir>` (or, with `torch`,
+/// `../shared/fixtures-torch/<dir>`), whose spec is `$spec`.
 macro_rules! shared_fixture {
     ($test:ident, $dir:literal, $spec:literal) => {
+        shared_fixture!($test, $dir, $spec, shared_fixtures);
+    };
+    ($test:ident, $dir:literal, $spec:literal, torch) => {
+        shared_fixture!($test, $dir, $spec, common::shared_torch_fixtures);
+    };
+    ($test:ident, $dir:literal, $spec:literal, $fixtures:path) => {
         #[test]
         fn $test() {
             mobilenet_macros::mobilenet!($spec, name = Fused);
             mobilenet_macros::mobilenet!($spec, name = Unfused, fuse = false);
-            let Some(fixtures) = shared_fixtures(stringify!($test)) else { return };
+            let Some(fixtures) = $fixtures(stringify!($test)) else { return };
             let fixture = fixtures.into_iter().find(|f| f.name == $dir).expect("fixture present");
             for isa in Isa::available() {
                 let fused = Fused::load_with(fixture.weights(), isa).unwrap();
@@ -125,3 +140,4 @@ shared_fixture!(v1_1_0_224, "v1_1.0_224", "specs/v1_1.0_224.yaml");
 shared_fixture!(v2_1_0_224, "v2_1.0_224", "specs/v2_1.0_224.yaml");
 shared_fixture!(v3large_1_0_224, "v3large_1.0_224", "specs/v3-large_1.0_224.yaml");
 shared_fixture!(v3small_1_0_224, "v3small_1.0_224", "specs/v3-small_1.0_224.yaml");
+shared_fixture!(tv_v3small_1_0_224, "tv_mobilenet_v3_small_1.0_224", "specs/tv_v3-small_1.0_224.yaml", torch);

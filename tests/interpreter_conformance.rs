@@ -1,5 +1,5 @@
-//! The reference interpreter reproduces Keras on every fixture: the logits,
-//! and every intermediate tensor Keras recorded.
+//! The reference interpreter reproduces Keras and torchvision on every
+//! fixture: the logits, and every intermediate tensor the framework recorded.
 
 mod common;
 
@@ -18,6 +18,9 @@ fn check(fixture: &Fixture) -> f32 {
     let x = ArrayD::from_shape_vec(IxDyn(&input.shape), input.data).unwrap();
 
     let bytes = fixture.intermediates().map(|p| std::fs::read(p).unwrap());
+    if fixture.is_torch() {
+        return check_torch(fixture, &graph, &weights, x, bytes.as_deref());
+    }
     let keras = bytes.as_deref().map(|b| safetensors::SafeTensors::deserialize(b).unwrap());
     let mut checked = 0;
     let mut missing = Vec::new();
@@ -65,6 +68,79 @@ fn check(fixture: &Fixture) -> f32 {
     let rel = assert_logits_match(&fixture.name, out.as_slice().unwrap(), &fixture.expected_logits());
     eprintln!("{}: max |output - keras| / max|keras| = {rel:e}", fixture.name);
     rel
+}
+
+/// [`check`] for a torchvision fixture: its intermediates are module
+/// outputs, keyed by module name and laid out CHW. A module's output is the
+/// value of the last IR node named after the module or inside it
+/// (`features.3` is the last of `features.3.block.0.0`, ...), as
+/// `lower::torchvision` names them.
+fn check_torch(
+    fixture: &Fixture,
+    graph: &mobilenet_compiler::ir::Graph,
+    weights: &Weights,
+    x: ArrayD<f32>,
+    intermediates: Option<&[u8]>,
+) -> f32 {
+    let torch = intermediates.map(|b| safetensors::SafeTensors::deserialize(b).unwrap());
+    let mut last: std::collections::HashMap<String, (String, Vec<f32>, Vec<usize>)> = Default::default();
+    let out = interp::run_with(graph, weights, x.view(), |node, value| {
+        let Some(torch) = &torch else { return };
+        let image0 = value.index_axis(ndarray::Axis(0), 0);
+        let mut module = node.name.as_str();
+        loop {
+            if torch.tensor(module).is_ok() {
+                let hwc: Vec<f32> = image0.iter().copied().collect();
+                last.insert(module.to_string(), (node.name.clone(), hwc, image0.shape().to_vec()));
+            }
+            match module.rsplit_once('.') {
+                Some((parent, _)) => module = parent,
+                None => break,
+            }
+        }
+    })
+    .expect("runs");
+    if let Some(torch) = &torch {
+        let mut worst = (0.0f32, String::new());
+        for (module, view) in torch.tensors() {
+            let (node, hwc, shape) =
+                last.get(&module).unwrap_or_else(|| panic!("{}: no IR node computes `{module}`", fixture.name));
+            let expected: Vec<f32> =
+                view.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+            // CHW in the file; ours is HWC (or a vector).
+            let ours: Vec<f32> = match (view.shape(), shape.as_slice()) {
+                (&[c, h, w], &[h2, w2, c2]) if (c, h, w) == (c2, h2, w2) => {
+                    (0..c).flat_map(|ch| (0..h * w).map(move |p| hwc[p * c + ch])).collect()
+                }
+                _ => hwc.clone(),
+            };
+            let (diff, scale) = max_abs_diff(&ours, &expected);
+            let rel = diff / scale.max(f32::MIN_POSITIVE);
+            assert!(
+                rel <= 1e-4,
+                "{}: module {module} (IR node {node}) differs from torchvision: max diff {diff:e}, max |torch| {scale:e}",
+                fixture.name
+            );
+            if rel > worst.0 {
+                worst = (rel, module.clone());
+            }
+        }
+        eprintln!("{}: {} module outputs match, worst {:e} at {}", fixture.name, torch.len(), worst.0, worst.1);
+    }
+    let rel = assert_logits_match(&fixture.name, out.as_slice().unwrap(), &fixture.expected_logits());
+    eprintln!("{}: max |output - torchvision| / max|torchvision| = {rel:e}", fixture.name);
+    rel
+}
+
+#[test]
+fn torchvision_fixtures_match_torchvision() {
+    let Some(fixtures) = common::shared_torch_fixtures("torchvision_fixtures_match_torchvision") else {
+        return;
+    };
+    assert!(!fixtures.is_empty());
+    for f in &fixtures {
+        check(f);
+    }
 }
 
 #[test]

@@ -56,7 +56,7 @@ impl Summary {
             .iter()
             .map(|n| {
                 let mut params = Vec::new();
-                n.op.params_into(&mut params);
+                n.op.params_into(graph.framework, &mut params);
                 let macs = match &n.op {
                     Op::Conv(c) => n.shape.len() as u64 * c.macs_per_output(),
                     Op::Block(b) => {

@@ -9,8 +9,8 @@ use crate::ir::{Graph, Param};
 
 pub use mobilenet_runtime::weights::Tensor;
 
-/// Tensors by Keras key (the primary key of each [`Param`], also when the
-/// file used the alternative name).
+/// Tensors by the compiler's key ([`Param::key`], Keras-style whatever the
+/// file's framework), in Keras' layout.
 #[derive(Debug, Clone, Default)]
 pub struct Weights {
     tensors: HashMap<String, Tensor>,
@@ -32,7 +32,8 @@ impl Weights {
     }
 
     fn from_parts(params: &[Param], tensors: Vec<Tensor>) -> Weights {
-        Weights { tensors: params.iter().map(|p| p.key.clone()).zip(tensors).collect() }
+        let keyed = params.iter().zip(tensors).map(|(p, t)| (p.key.clone(), Tensor { shape: p.shape.clone(), ..t }));
+        Weights { tensors: keyed.collect() }
     }
 
     pub fn get(&self, key: &str) -> Option<&Tensor> {
@@ -49,7 +50,10 @@ impl Weights {
     }
 }
 
-/// Borrowed loader specs for `params`.
+/// Borrowed loader specs for `params`: the names, shapes and layouts of the file.
 pub fn specs(params: &[Param]) -> Vec<TensorSpec<'_>> {
-    params.iter().map(|p| TensorSpec { key: &p.key, alt_key: p.alt_key.as_deref(), shape: &p.shape }).collect()
+    params
+        .iter()
+        .map(|p| TensorSpec { key: &p.file_key, alt_key: p.alt_key.as_deref(), shape: &p.file_shape, layout: p.layout })
+        .collect()
 }

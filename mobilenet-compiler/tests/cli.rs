@@ -43,6 +43,44 @@ fn shipped_specs_are_the_output_of_mobilenetc_spec() {
     }
 }
 
+#[test]
+fn shipped_torchvision_specs_are_the_output_of_mobilenetc_spec() {
+    for (family, file) in
+        [("v2", "tv_v2_1.0_224"), ("v3-large", "tv_v3-large_1.0_224"), ("v3-small", "tv_v3-small_1.0_224")]
+    {
+        let printed = ok(&["spec", family, "--framework", "torchvision"]);
+        let shipped = std::fs::read_to_string(repo().join(format!("specs/{file}.yaml"))).unwrap();
+        assert_eq!(
+            printed, shipped,
+            "specs/{file}.yaml differs from `mobilenetc spec {family} --framework torchvision`"
+        );
+    }
+}
+
+/// torchvision's published parameter counts (its model docs' `num_params`:
+/// learnable parameters, without BatchNorm running statistics, which the
+/// summary counts as Keras does), for torchvision's own channel rounding.
+#[test]
+fn summary_reproduces_torchvision_param_counts() {
+    for (family, params) in [("v2", 3_504_872u64), ("v3-large", 5_483_032), ("v3-small", 2_542_856)] {
+        let path = tmp(&format!("tv_{family}.yaml"));
+        std::fs::write(&path, ok(&["spec", family, "--framework", "torchvision"])).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&ok(&["summary", path.to_str().unwrap(), "--json"])).unwrap();
+        let ir = ok(&["ir", path.to_str().unwrap()]);
+        // Two running statistics per BatchNorm channel.
+        let running: u64 = ir
+            .lines()
+            .filter(|l| l.contains("= batch_norm("))
+            .map(|l| {
+                let c = l.split(" c=").nth(1).and_then(|r| r.split(' ').next()).unwrap();
+                2 * c.parse::<u64>().unwrap()
+            })
+            .sum();
+        assert_eq!(json["params"].as_u64().unwrap() - running, params, "torchvision {family}");
+    }
+}
+
 /// Keras `count_params()` of the fixtures (../shared/README.md) and the
 /// published multiply-accumulate counts (TF-slim tables, 1001 classes).
 #[test]
@@ -115,6 +153,21 @@ fn run_writes_logits_that_match_keras() {
 }
 
 #[test]
+fn torchvision_ir_pads_symmetrically_and_names_modules() {
+    let spec = repo().join("specs/tv_v2_1.0_224.yaml");
+    let ir = ok(&["ir", spec.to_str().unwrap()]);
+    assert!(ir.starts_with("graph mobilenet_v2 (torchvision)\n"), "{ir}");
+    // Stride-2 depthwise: (k-1)/2 on every side, no zero_pad node.
+    assert!(
+        ir.contains("%features.2.conv.1.0 = depthwise(%features.2.conv.0.2) k=3x3 s=2 pad=1,1,1,1 c=96->96"),
+        "{ir}"
+    );
+    assert!(!ir.contains("zero_pad"), "{ir}");
+    assert!(ir.contains("%features.3 = add(%features.2.conv.3, %features.3.conv.3) : [56,56,24]"), "{ir}");
+    assert!(ir.contains("eps=0.00001"), "{ir}");
+}
+
+#[test]
 fn bad_command_line_options_are_errors() {
     for (args, needle) in [
         (&["spec", "v2", "--alpha", "0"][..], "alpha must be a finite number > 0"),
@@ -124,6 +177,9 @@ fn bad_command_line_options_are_errors() {
         (&["spec", "v2", "--classes", "0"][..], "classes must be at least 1"),
         (&["spec", "v5"][..], "unknown family `v5`"),
         (&["spec", "v2", "--minimalistic"][..], "v3 options"),
+        (&["spec", "v1", "--framework", "torchvision"][..], "torchvision has no MobileNetV1"),
+        (&["spec", "v3-small", "--framework", "torchvision", "--minimalistic"][..], "Keras options"),
+        (&["spec", "v2", "--framework", "caffe"][..], "invalid value 'caffe'"),
     ] {
         let err = fails(args);
         assert!(err.contains(needle), "mobilenetc {args:?}: `{err}` lacks `{needle}`");

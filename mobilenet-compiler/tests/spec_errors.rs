@@ -2,7 +2,7 @@
 //! never a panic. One test per class of bad input.
 
 use mobilenet_compiler::lower;
-use mobilenet_compiler::spec::{Family, Spec, SpecError, StandardOptions, standard_spec};
+use mobilenet_compiler::spec::{Family, Framework, Spec, SpecError, StandardOptions, standard_spec};
 
 /// A valid v2 spec to break.
 fn v2() -> String {
@@ -169,4 +169,36 @@ fn unreadable_file() {
     let err = Spec::from_file(std::path::Path::new("/no/such/spec.yaml")).unwrap_err();
     assert!(matches!(err, SpecError::Io { .. }));
     assert!(err.to_string().starts_with("cannot read spec /no/such/spec.yaml"), "{err}");
+}
+
+fn torchvision(family: Family) -> String {
+    let mut o = StandardOptions::new(family);
+    o.framework = Framework::Torchvision;
+    standard_spec(&o)
+}
+
+#[test]
+fn torchvision_specs_say_what_torchvision_has_not() {
+    // torchvision has no MobileNetV1: a v1 spec cannot say torchvision.
+    let text =
+        replace(&standard_spec(&StandardOptions::new(Family::V1)), "family: v1", "family: v1\nframework: torchvision");
+    expect_error(&text, line_of(&text, "framework"), 12, "torchvision has no MobileNetV1");
+    // torchvision's v3 rows give expanded channels `e`, not a factor `t`.
+    let v3 = torchvision(Family::V3Small);
+    let text = replace(&v3, "{k: 3, e:  72, c:  24,", "{k: 3, t: 4.5, c:  24,");
+    expect_error(&text, line_of(&text, "t: 4.5"), 5, "`t` is not a column of torchvision's v3-small");
+    let text = replace(&v3, "{k: 3, e:  72, c:  24,", "{k: 3, c:  24,");
+    expect_error(&text, line_of(&text, "{k: 3, c:  24,"), 5, "needs the expanded channels `e`");
+    // And Keras rows have no `e`.
+    let keras = standard_spec(&StandardOptions::new(Family::V3Small));
+    let text = replace(&keras, "{k: 3, t: 72/16,", "{k: 3, e: 72, t: 72/16,");
+    expect_error(&text, line_of(&text, "e: 72"), 5, "`e` is not a column of family v3-small");
+    let text = replace(
+        &torchvision(Family::V2),
+        "input: {height: 224, width: 224}",
+        "input: {height: 224, width: 224, include_preprocessing: true}",
+    );
+    expect_error(&text, line_of(&text, "include_preprocessing"), 8, "include_preprocessing is a Keras option");
+    let text = replace(&torchvision(Family::V2), "framework: torchvision", "framework: caffe");
+    expect_error(&text, line_of(&text, "caffe"), 12, "unknown variant `caffe`");
 }

@@ -118,3 +118,84 @@ fn truncated_and_foreign_files_are_rejected() {
     let err = Weights::load(Path::new("/no/such/weights.safetensors"), &g).unwrap_err();
     assert!(err.to_string().starts_with("cannot read weights file /no/such/weights.safetensors"), "{err}");
 }
+
+/// A torchvision fixture: state_dict names, OIHW and `[out, in]` layouts.
+fn torch_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/tv_v3small_0.5_96x80_c10")
+}
+
+fn torch_graph() -> Graph {
+    lower(&Spec::from_file(&torch_fixture().join("spec.yaml")).unwrap()).unwrap()
+}
+
+fn torch_tensors() -> HashMap<String, (Dtype, Vec<usize>, Vec<u8>)> {
+    let bytes = std::fs::read(torch_fixture().join("weights.safetensors")).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    st.iter().map(|(k, v)| (k.to_string(), (v.dtype(), v.shape().to_vec(), v.data().to_vec()))).collect()
+}
+
+#[test]
+fn a_torchvision_state_dict_loads_with_its_training_counters() {
+    let g = torch_graph();
+    let t = torch_tensors();
+    let counters = t.keys().filter(|k| k.ends_with(".num_batches_tracked")).count();
+    assert!(counters > 0, "a real state_dict has num_batches_tracked");
+    assert!(t.values().any(|(dt, _, _)| *dt == Dtype::I64));
+    let w = Weights::load(&torch_fixture().join("weights.safetensors"), &g).unwrap();
+    // Every float value of the file is used, and nothing else.
+    let floats: usize =
+        t.values().filter(|(dt, _, _)| *dt == Dtype::F32).map(|(_, s, _)| s.iter().product::<usize>()).sum();
+    assert_eq!(w.count(), floats);
+    // Read in Keras layout: the stem conv [16/2=8, 3, 3, 3] OIHW becomes [3, 3, 3, 8].
+    let (_, shape, data) = &t["features.0.0.weight"];
+    assert_eq!(shape, &vec![8, 3, 3, 3]);
+    let oihw: Vec<f32> = data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    let keras = w.get("features.0.0/kernel").unwrap();
+    assert_eq!(keras.shape, vec![3, 3, 3, 8]);
+    for (o, i, y, x) in [(0, 0, 0, 0), (7, 2, 1, 2), (3, 1, 2, 0)] {
+        assert_eq!(keras.data[((y * 3 + x) * 3 + i) * 8 + o], oihw[((o * 3 + i) * 3 + y) * 3 + x]);
+    }
+}
+
+#[test]
+fn torchvision_problems_are_reported_by_state_dict_name() {
+    let g = torch_graph();
+    let mut t = torch_tensors();
+    t.remove("features.3.block.1.1.running_var").unwrap();
+    // A Linear saved transposed: [in, out] instead of [out, in].
+    let (dt, shape, data) = t.remove("classifier.3.weight").unwrap();
+    t.insert("classifier.3.weight".into(), (dt, vec![shape[1], shape[0]], data));
+    // A counter whose BatchNorm is not in the network is not silently dropped.
+    t.insert("head.bn.num_batches_tracked".into(), (Dtype::I64, vec![], vec![0; 8]));
+    let err = Weights::from_bytes("tv.safetensors", &serialize(&t), &g).unwrap_err();
+    let WeightError::Mismatch { problems, .. } = &err else { panic!("{err}") };
+    assert_eq!(problems.len(), 3, "{err}");
+    assert!(
+        problems.contains(&Problem::Missing { key: "features.3.block.1.1.running_var".into(), expected: vec![48] })
+    );
+    assert!(problems.contains(&Problem::Shape {
+        key: "classifier.3.weight".into(),
+        expected: vec![10, 512],
+        actual: vec![512, 10]
+    }));
+    assert!(problems.contains(&Problem::Unexpected { key: "head.bn.num_batches_tracked".into(), shape: vec![] }));
+}
+
+/// torchvision's trained MobileNetV2: every tensor of the real state_dict is
+/// used, and its float parameters (without BatchNorm running statistics)
+/// are the 3,504,872 torchvision's model docs list.
+#[test]
+fn the_real_torchvision_state_dict_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../generated-example/models/mobilenet_v2_imagenet/weights.safetensors");
+    let spec = Spec::from_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/tv_v2_1.0_224.yaml")).unwrap();
+    let g = lower(&spec).unwrap();
+    let w = Weights::load(&path, &g).unwrap();
+    let running: usize = g
+        .params()
+        .iter()
+        .filter(|p| p.file_key.ends_with(".running_mean") || p.file_key.ends_with(".running_var"))
+        .map(|p| p.len())
+        .sum();
+    assert_eq!(w.count() - running, 3_504_872);
+}

@@ -6,7 +6,7 @@
 //! * [`exec`]: running a forward pass on one thread or on a [`exec::Pool`];
 //! * [`buffer`] (feature `std`): the heap buffers of weights and arenas, in
 //!   huge pages where the OS offers them;
-//! * [`weights`] (feature `std`): reads a safetensors file of Keras-named
+//! * [`weights`] (feature `std`): reads a safetensors file of Keras- or torchvision-named
 //!   tensors and checks it against what the network expects, reporting every
 //!   problem at once. This is the only part that allocates.
 #![cfg_attr(not(feature = "std"), no_std)]

@@ -1,12 +1,19 @@
-//! Loading weights from safetensors files with Keras tensor names.
+//! Loading weights from safetensors files, with Keras or torchvision tensor
+//! names and layouts.
 //!
-//! Keys are `<keras layer name>/<variable name>` and layouts are Keras' own
-//! (`Conv2D` kernel `[kh,kw,in,out]`, `DepthwiseConv2D` `[kh,kw,in,mult]`,
-//! `Dense` `[in,out]`, BatchNorm `gamma`/`beta`/`moving_mean`/
-//! `moving_variance`). The caller says which tensors it needs with
-//! [`TensorSpec`]s; [`load`] returns them in that order or an error that
-//! lists *every* missing, unexpected, mis-shaped or mis-typed tensor, so a
-//! user fixing an export sees all problems in one run.
+//! Everything after loading works in Keras' layouts (`Conv2D` kernel
+//! `[kh,kw,in,out]`, `DepthwiseConv2D` `[kh,kw,in,mult]`, `Dense`
+//! `[in,out]`). A Keras file (keys `<layer>/<variable>`) is already in them;
+//! a torchvision state_dict (keys `<module>.weight`, conv `[out,in,kh,kw]`,
+//! depthwise `[c,1,kh,kw]`, Linear `[out,in]`) is transposed into them as it
+//! is read, as each [`TensorSpec`]'s [`Layout`] says. A state_dict's
+//! `num_batches_tracked` counters (int64, training-only) are accepted and
+//! ignored next to the BatchNorm they belong to.
+//!
+//! The caller says which tensors it needs with [`TensorSpec`]s;
+//! [`load_bytes`] returns them in that order or an error that lists *every*
+//! missing, unexpected, mis-shaped or mis-typed tensor, so a user fixing an
+//! export sees all problems in one run.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -17,27 +24,94 @@ use safetensors::{Dtype, SafeTensors};
 /// One tensor the network needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TensorSpec<'a> {
-    /// Preferred key, e.g. `block_1_depthwise/kernel`.
+    /// Preferred key, e.g. `block_1_depthwise/kernel` or `features.2.conv.1.0.weight`.
     pub key: &'a str,
     /// A second accepted key. Keras 3 names the depthwise kernel `kernel`,
     /// tf.keras 2 `depthwise_kernel`; files from both must load.
     pub alt_key: Option<&'a str>,
-    /// Expected shape in Keras layout.
+    /// Expected shape in the file.
     pub shape: &'a [usize],
+    /// How the file lays the values out.
+    pub layout: Layout,
 }
 
 impl<'a> TensorSpec<'a> {
+    /// A tensor stored in Keras' layout.
     pub const fn new(key: &'a str, shape: &'a [usize]) -> Self {
-        TensorSpec { key, alt_key: None, shape }
+        TensorSpec { key, alt_key: None, shape, layout: Layout::Keras }
     }
 
     /// Also accept the tensor under `alt_key`.
     pub const fn or(self, alt_key: &'a str) -> Self {
         TensorSpec { alt_key: Some(alt_key), ..self }
     }
+
+    /// The file stores the tensor in `layout`.
+    pub const fn in_layout(self, layout: Layout) -> Self {
+        TensorSpec { layout, ..self }
+    }
 }
 
-/// A loaded tensor: row-major `f32` data in the layout of its [`TensorSpec`].
+/// How a file lays out a tensor, and so how it becomes Keras' layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// Keras' own layout (also every vector): copied as is.
+    Keras,
+    /// PyTorch `Conv2d` weight `[out, in/groups, kh, kw]`, read as
+    /// `[kh, kw, in/groups, out]`. A depthwise `[c, 1, kh, kw]` becomes
+    /// `[kh, kw, 1, c]`, the same values in the same order as Keras'
+    /// `[kh, kw, c, 1]`.
+    Oihw,
+    /// PyTorch `Linear` weight `[out, in]`, read as `[in, out]`.
+    OutIn,
+}
+
+impl Layout {
+    /// The shape after conversion of a tensor of `file` shape, or `None`
+    /// if the shape has the wrong rank for this layout.
+    pub fn keras_shape(self, file: &[usize]) -> Option<Vec<usize>> {
+        match (self, file) {
+            (Layout::Keras, _) => Some(file.to_vec()),
+            (Layout::Oihw, &[o, i, kh, kw]) => Some(vec![kh, kw, i, o]),
+            (Layout::OutIn, &[o, i]) => Some(vec![i, o]),
+            _ => None,
+        }
+    }
+
+    /// `data` (row-major in `file` shape) in Keras' layout.
+    fn convert(self, file: &[usize], data: Vec<f32>) -> Vec<f32> {
+        match (self, file) {
+            (Layout::Oihw, &[o, i, kh, kw]) => {
+                let mut out = vec![0.0; data.len()];
+                for (oc, per_out) in data.chunks_exact(i * kh * kw).enumerate() {
+                    // per_out is [i][kh][kw]; Keras puts out last: [kh][kw][i][o].
+                    for (ic, taps) in per_out.chunks_exact(kh * kw).enumerate() {
+                        for (tap, &v) in taps.iter().enumerate() {
+                            out[(tap * i + ic) * o + oc] = v;
+                        }
+                    }
+                }
+                out
+            }
+            (Layout::OutIn, &[o, i]) => {
+                let mut out = vec![0.0; data.len()];
+                for (oc, row) in data.chunks_exact(i).enumerate() {
+                    for (ic, &v) in row.iter().enumerate() {
+                        out[ic * o + oc] = v;
+                    }
+                }
+                out
+            }
+            _ => data,
+        }
+    }
+}
+
+/// Training-only BatchNorm state a PyTorch state_dict carries: ignored when
+/// the BatchNorm's `running_mean` is among the tensors loaded.
+const BATCHES_TRACKED: &str = "num_batches_tracked";
+
+/// A loaded tensor: row-major `f32` data in Keras' layout (see [`Layout`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
     pub shape: Vec<usize>,
@@ -157,9 +231,13 @@ pub fn load_bytes(name: &str, bytes: &[u8], specs: &[TensorSpec<'_>]) -> Result<
             continue;
         }
         let data = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-        out.push(Tensor { shape: spec.shape.to_vec(), data });
+        let shape = spec.layout.keras_shape(spec.shape).unwrap_or_else(|| spec.shape.to_vec());
+        out.push(Tensor { shape, data: spec.layout.convert(spec.shape, data) });
     }
-    let mut unexpected: Vec<_> = file.iter().filter(|(k, _)| !used.contains(*k)).collect();
+    let tracked_bn = |key: &str| {
+        key.strip_suffix(BATCHES_TRACKED).is_some_and(|module| used.contains(&format!("{module}running_mean")))
+    };
+    let mut unexpected: Vec<_> = file.iter().filter(|(k, _)| !used.contains(*k) && !tracked_bn(k)).collect();
     unexpected.sort_by_key(|(k, _)| *k);
     problems.extend(
         unexpected.into_iter().map(|(k, v)| Problem::Unexpected { key: k.to_string(), shape: v.shape().to_vec() }),
@@ -189,10 +267,8 @@ mod tests {
     #[test]
     fn loads_in_spec_order_and_accepts_alternate_depthwise_name() {
         let bytes = file(&[("a/kernel", Dtype::F32, vec![2, 3]), ("b/depthwise_kernel", Dtype::F32, vec![3, 3, 4, 1])]);
-        let specs = [
-            TensorSpec { key: "b/kernel", alt_key: Some("b/depthwise_kernel"), shape: &[3, 3, 4, 1] },
-            TensorSpec { key: "a/kernel", alt_key: None, shape: &[2, 3] },
-        ];
+        let specs =
+            [TensorSpec::new("b/kernel", &[3, 3, 4, 1]).or("b/depthwise_kernel"), TensorSpec::new("a/kernel", &[2, 3])];
         let t = load_bytes("w", &bytes, &specs).unwrap();
         assert_eq!(t[0].shape, vec![3, 3, 4, 1]);
         assert_eq!(t[1].data.len(), 6);
@@ -205,11 +281,8 @@ mod tests {
             ("c/bias", Dtype::F16, vec![3]),
             ("zzz/extra", Dtype::F32, vec![1]),
         ]);
-        let specs = [
-            TensorSpec { key: "a/kernel", alt_key: None, shape: &[2, 3] },
-            TensorSpec { key: "b/kernel", alt_key: None, shape: &[5] },
-            TensorSpec { key: "c/bias", alt_key: None, shape: &[3] },
-        ];
+        let specs =
+            [TensorSpec::new("a/kernel", &[2, 3]), TensorSpec::new("b/kernel", &[5]), TensorSpec::new("c/bias", &[3])];
         let err = load_bytes("w.safetensors", &bytes, &specs).unwrap_err();
         let WeightError::Mismatch { problems, .. } = &err else { panic!("{err}") };
         assert_eq!(
@@ -229,7 +302,7 @@ mod tests {
     #[test]
     fn both_names_present_is_ambiguous() {
         let bytes = file(&[("d/kernel", Dtype::F32, vec![1]), ("d/depthwise_kernel", Dtype::F32, vec![1])]);
-        let specs = [TensorSpec { key: "d/kernel", alt_key: Some("d/depthwise_kernel"), shape: &[1] }];
+        let specs = [TensorSpec::new("d/kernel", &[1]).or("d/depthwise_kernel")];
         let err = load_bytes("w", &bytes, &specs).unwrap_err();
         assert!(err.to_string().contains("both `d/kernel` and `d/depthwise_kernel`"), "{err}");
     }
@@ -249,7 +322,62 @@ mod tests {
         let data: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
         let view = TensorView::new(Dtype::F32, vec![2], &data).unwrap();
         let bytes = safetensors::serialize([("x", view)], None).unwrap();
-        let t = load_bytes("w", &bytes, &[TensorSpec { key: "x", alt_key: None, shape: &[2] }]).unwrap();
+        let t = load_bytes("w", &bytes, &[TensorSpec::new("x", &[2])]).unwrap();
         assert_eq!(t[0].data, vec![1.5, -2.0]);
+    }
+
+    fn f32_file(tensors: &[(&str, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
+        let bufs: Vec<Vec<u8>> =
+            tensors.iter().map(|(_, _, d)| d.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+        let views: Vec<(String, TensorView<'_>)> = tensors
+            .iter()
+            .zip(&bufs)
+            .map(|((k, shape, _), b)| (k.to_string(), TensorView::new(Dtype::F32, shape.clone(), b).unwrap()))
+            .collect();
+        safetensors::serialize(views, None).unwrap()
+    }
+
+    #[test]
+    fn torch_conv_weights_are_transposed_to_keras_layout() {
+        // A conv with 2 outputs, 3 inputs, 1x2 taps: value = 100*o + 10*i + tap.
+        let (o, i, kh, kw) = (2, 3, 1, 2);
+        let mut oihw = Vec::new();
+        for oc in 0..o {
+            for ic in 0..i {
+                for tap in 0..kh * kw {
+                    oihw.push((100 * oc + 10 * ic + tap) as f32);
+                }
+            }
+        }
+        let linear: Vec<f32> = (0..6).map(|v| v as f32).collect(); // [out 2][in 3]
+        let bytes = f32_file(&[("c.weight", vec![o, i, kh, kw], oihw), ("fc.weight", vec![2, 3], linear)]);
+        let specs = [
+            TensorSpec::new("c.weight", &[2, 3, 1, 2]).in_layout(Layout::Oihw),
+            TensorSpec::new("fc.weight", &[2, 3]).in_layout(Layout::OutIn),
+        ];
+        let t = load_bytes("w", &bytes, &specs).unwrap();
+        assert_eq!(t[0].shape, vec![kh, kw, i, o]);
+        for tap in 0..kh * kw {
+            for ic in 0..i {
+                for oc in 0..o {
+                    assert_eq!(t[0].data[(tap * i + ic) * o + oc], (100 * oc + 10 * ic + tap) as f32);
+                }
+            }
+        }
+        assert_eq!(t[1].shape, vec![3, 2]);
+        // Keras [in][out]: row ic holds W[0][ic], W[1][ic].
+        assert_eq!(t[1].data, vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+    }
+
+    #[test]
+    fn num_batches_tracked_is_ignored_only_next_to_its_batch_norm() {
+        let bytes = file(&[
+            ("bn.running_mean", Dtype::F32, vec![2]),
+            ("bn.num_batches_tracked", Dtype::I64, vec![]),
+            ("other.num_batches_tracked", Dtype::I64, vec![]),
+        ]);
+        let err = load_bytes("w", &bytes, &[TensorSpec::new("bn.running_mean", &[2])]).unwrap_err();
+        let WeightError::Mismatch { problems, .. } = &err else { panic!("{err}") };
+        assert_eq!(problems, &vec![Problem::Unexpected { key: "other.num_batches_tracked".into(), shape: vec![] }]);
     }
 }

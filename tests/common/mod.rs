@@ -6,10 +6,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use mobilenet_compiler::npy;
-use mobilenet_compiler::spec::{Family, Spec, StandardOptions, standard_spec};
+use mobilenet_compiler::spec::{Family, Framework, Spec, StandardOptions, standard_spec};
 
-/// A Keras fixture directory (`meta.json`, `weights.safetensors`, `input.npy`,
-/// `expected_logits.npy`, optionally `intermediates.safetensors`).
+/// A Keras or torchvision fixture directory (`meta.json`,
+/// `weights.safetensors`, `input.npy`, `expected_logits.npy`, optionally
+/// `intermediates.safetensors`).
 pub struct Fixture {
     pub name: String,
     pub dir: PathBuf,
@@ -21,6 +22,23 @@ impl Fixture {
     pub fn open(dir: &Path) -> Fixture {
         let meta: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).expect("meta.json")).expect("json");
+        if let Some(arch) = meta["arch"].as_str() {
+            // Made by torchvision (tools/make_torch_fixture.py).
+            let family = match arch {
+                "mobilenet_v2" => Family::V2,
+                "mobilenet_v3_large" => Family::V3Large,
+                "mobilenet_v3_small" => Family::V3Small,
+                a => panic!("unknown torchvision arch {a}"),
+            };
+            let mut options = StandardOptions::new(family);
+            options.framework = Framework::Torchvision;
+            options.alpha = meta["width_mult"].as_f64().expect("width_mult");
+            options.height = meta["height"].as_u64().expect("height") as u32;
+            options.width = meta["width"].as_u64().expect("width") as u32;
+            options.classes = meta["classes"].as_u64().expect("classes") as u32;
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            return Fixture { name, dir: dir.to_path_buf(), options, meta };
+        }
         let family = match meta["family"].as_str().expect("family") {
             "v1" => Family::V1,
             "v2" => Family::V2,
@@ -46,6 +64,12 @@ impl Fixture {
             return Spec::from_file(&own).unwrap_or_else(|e| panic!("{e}"));
         }
         Spec::parse(&standard_spec(&self.options), &format!("{}.yaml", self.name)).expect("standard spec parses")
+    }
+
+    /// Whether the fixture comes from torchvision (intermediates keyed by
+    /// module name, CHW).
+    pub fn is_torch(&self) -> bool {
+        self.options.framework == Framework::Torchvision
     }
 
     /// Whether `intermediates.safetensors` holds every Keras operation's
@@ -91,7 +115,17 @@ pub fn skipped(test: &str, why: &str) {
 /// The full-size fixtures in `../shared/fixtures`, or `None` (with a note on
 /// stderr) when this checkout has no `../shared`, as a user's clone has not.
 pub fn shared_fixtures(test: &str) -> Option<Vec<Fixture>> {
-    let dir = root().join("../shared/fixtures");
+    shared_fixtures_in(test, "fixtures")
+}
+
+/// The torchvision fixtures in `../shared/fixtures-torch`, or `None` as for
+/// [`shared_fixtures`].
+pub fn shared_torch_fixtures(test: &str) -> Option<Vec<Fixture>> {
+    shared_fixtures_in(test, "fixtures-torch")
+}
+
+fn shared_fixtures_in(test: &str, sub: &str) -> Option<Vec<Fixture>> {
+    let dir = root().join("../shared").join(sub);
     if !dir.is_dir() {
         skipped(test, &format!("{} not found (the full-size fixtures live outside the repository)", dir.display()));
         return None;

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! mobilenetc spec v2 --alpha 1.0 --resolution 224x224 --classes 1000 > v2.yaml
+//! mobilenetc spec v3-small --framework torchvision --alpha 0.75 > tv_v3s.yaml
 //! mobilenetc summary v2.yaml [--json]
 //! mobilenetc ir v2.yaml
 //! mobilenetc run v2.yaml --weights w.safetensors --input in.npy --output out.npy
@@ -12,7 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mobilenet_compiler::ir::Graph;
-use mobilenet_compiler::spec::{ClassifierActivation, Family, Spec, StandardOptions, standard_spec};
+use mobilenet_compiler::spec::{ClassifierActivation, Family, Framework, Spec, StandardOptions, standard_spec};
 use mobilenet_compiler::summary::Summary;
 use mobilenet_compiler::weights::Weights;
 use mobilenet_compiler::{codegen, interp, lower, npy, passes};
@@ -27,12 +28,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print the spec of a standard keras.applications variant.
+    /// Print the spec of a standard keras.applications (or torchvision.models) variant.
     Spec {
         /// v1, v2, v3-large or v3-small.
         #[arg(value_parser = parse_family)]
         family: Family,
-        /// Width multiplier.
+        /// Whose model: keras (keras.applications) or torchvision (torchvision.models).
+        #[arg(long, value_enum, default_value_t = FrameworkArg::Keras)]
+        framework: FrameworkArg,
+        /// Width multiplier (torchvision's width_mult).
         #[arg(long, default_value_t = 1.0)]
         alpha: f64,
         /// Input resolution, `HxW` or `S` for square.
@@ -79,7 +83,7 @@ enum Command {
     /// Run the reference interpreter on a batch of images.
     Run {
         spec: PathBuf,
-        /// safetensors file with Keras-named weights.
+        /// safetensors file with the weights, named as the spec's framework names them.
         #[arg(long)]
         weights: PathBuf,
         /// `.npy` input, `[N, H, W, C]` (or one image `[H, W, C]`), float32 or float64.
@@ -89,6 +93,12 @@ enum Command {
         #[arg(long)]
         output: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FrameworkArg {
+    Keras,
+    Torchvision,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -137,6 +147,7 @@ fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Spec {
             family,
+            framework,
             alpha,
             resolution,
             classes,
@@ -146,6 +157,10 @@ fn run(cli: Cli) -> Result<(), String> {
         } => {
             let options = StandardOptions {
                 family,
+                framework: match framework {
+                    FrameworkArg::Keras => Framework::Keras,
+                    FrameworkArg::Torchvision => Framework::Torchvision,
+                },
                 alpha,
                 height: resolution.0,
                 width: resolution.1,

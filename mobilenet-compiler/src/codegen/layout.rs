@@ -9,7 +9,7 @@ use quote::{ToTokens, quote};
 use mobilenet_runtime::kernels::pack;
 use mobilenet_runtime::prepare::Pack;
 
-use crate::ir::{BatchNorm, Conv, ConvKind, Graph, Op, Param};
+use crate::ir::{BatchNorm, Conv, ConvKind, Graph, Layout as FileLayout, Op, Param};
 
 /// Prepared weights start at multiples of this many floats (64 bytes).
 const ALIGN: usize = 16;
@@ -108,12 +108,17 @@ impl Layout {
         self.tensors
             .iter()
             .map(|p| {
-                let key = &p.key;
-                let shape = p.shape.iter().map(|&d| lit(d));
+                let key = &p.file_key;
+                let shape = p.file_shape.iter().map(|&d| lit(d));
                 let spec = quote!(#rt::weights::TensorSpec::new(#key, &[#(#shape),*]));
-                match &p.alt_key {
+                let spec = match &p.alt_key {
                     Some(alt) => quote!(#spec.or(#alt)),
                     None => spec,
+                };
+                match p.layout {
+                    FileLayout::Keras => spec,
+                    FileLayout::Oihw => quote!(#spec.in_layout(#rt::weights::Layout::Oihw)),
+                    FileLayout::OutIn => quote!(#spec.in_layout(#rt::weights::Layout::OutIn)),
                 }
             })
             .collect()

@@ -145,13 +145,14 @@ pub fn emit(graph: Graph, options: &Options) -> Generated {
             pub const ARENA_LEN: usize = #arena_len;
             /// Floats of prepared weights the model holds.
             pub const WEIGHTS_LEN: usize = #weights_len;
-            /// The tensors the weights file must hold (Keras names and layouts).
+            /// The tensors the weights file must hold (names, shapes and
+            /// layouts of the spec's framework: Keras or a torchvision state_dict).
             pub const TENSORS: &'static [#rt::weights::TensorSpec<'static>] = &[#(#tensors),*];
             /// How the weight buffer is prepared from [`Self::TENSORS`].
             const PREPARE: &'static [#rt::prepare::Step] = &[#(#prepare),*];
 
-            /// Loads Keras-named weights from a safetensors file, for the
-            /// fastest kernels this CPU runs.
+            /// Loads the weights from a safetensors file (named as the spec's
+            /// framework names them), for the fastest kernels this CPU runs.
             pub fn load(path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<Self, #rt::weights::WeightError> {
                 Self::load_with(path, #rt::kernels::Isa::detect())
             }
@@ -162,7 +163,7 @@ pub fn emit(graph: Graph, options: &Options) -> Generated {
                 Ok(Self::from_tensors(&t, isa))
             }
 
-            /// Loads Keras-named weights from the bytes of a safetensors file.
+            /// Loads the weights from the bytes of a safetensors file.
             pub fn from_safetensors(bytes: &[u8]) -> ::core::result::Result<Self, #rt::weights::WeightError> {
                 Self::from_safetensors_with(bytes, #rt::kernels::Isa::detect())
             }

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::{Conv, ConvKind, Graph, Node, NodeId, Op, Shape};
+use super::{Conv, ConvKind, Framework, Graph, Header, Node, NodeId, Op, Shape};
 
 /// A node that cannot be added: its inputs do not fit the operation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,6 +16,7 @@ pub struct BuildError {
 #[derive(Debug)]
 pub struct GraphBuilder {
     name: String,
+    framework: Framework,
     nodes: Vec<Node>,
     names: HashSet<String>,
 }
@@ -28,9 +29,16 @@ impl GraphBuilder {
         names.insert(input_name.clone());
         GraphBuilder {
             name: name.into(),
+            framework: Framework::Keras,
             nodes: vec![Node { name: input_name, op: Op::Input, inputs: vec![], shape }],
             names,
         }
+    }
+
+    /// The graph is `framework`'s model (Keras unless said).
+    pub fn framework(mut self, framework: Framework) -> GraphBuilder {
+        self.framework = framework;
+        self
     }
 
     pub fn shape(&self, id: NodeId) -> Shape {
@@ -58,7 +66,7 @@ impl GraphBuilder {
     }
 
     pub fn finish(self, output: NodeId) -> Graph {
-        Graph::from_parts(self.name, self.nodes, output)
+        Graph::from_parts(Header { name: self.name, framework: self.framework }, self.nodes, output)
     }
 }
 

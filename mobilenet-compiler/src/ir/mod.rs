@@ -20,7 +20,10 @@ mod text;
 use std::fmt;
 
 pub use builder::{BuildError, GraphBuilder};
+pub use mobilenet_runtime::weights::Layout;
 pub use shape::Shape;
+
+pub use crate::spec::Framework;
 
 /// Index of a node in [`Graph::nodes`]. Node 0 is the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -37,21 +40,31 @@ impl NodeId {
 pub struct Graph {
     /// Model name, informational.
     pub name: String,
+    /// Whose model it is: fixes the names and layouts of its weight tensors
+    /// in a file (see [`Graph::params`]).
+    pub framework: Framework,
     nodes: Vec<Node>,
     output: NodeId,
+}
+
+/// What a graph is besides its nodes: kept unchanged by every pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub name: String,
+    pub framework: Framework,
 }
 
 impl Graph {
     /// A graph from nodes already in topological order with inferred shapes
     /// (see [`GraphBuilder`], which checks both).
-    fn from_parts(name: String, nodes: Vec<Node>, output: NodeId) -> Graph {
-        Graph { name, nodes, output }
+    fn from_parts(header: Header, nodes: Vec<Node>, output: NodeId) -> Graph {
+        Graph { name: header.name, framework: header.framework, nodes, output }
     }
 
     /// A graph from nodes a pass rewrote: checks that node 0 is the only
     /// input, that nodes only read earlier nodes, that names are unique and
     /// that every shape is what the op gives on its inputs.
-    pub fn from_nodes(name: String, nodes: Vec<Node>, output: NodeId) -> Result<Graph, BuildError> {
+    pub fn from_nodes(header: Header, nodes: Vec<Node>, output: NodeId) -> Result<Graph, BuildError> {
         let fail = |node: &Node, message: String| BuildError { node: node.name.clone(), message };
         let mut names = std::collections::HashSet::new();
         for (i, n) in nodes.iter().enumerate() {
@@ -75,12 +88,12 @@ impl Graph {
         if output.index() >= nodes.len() {
             return Err(BuildError { node: "<output>".into(), message: "the output node does not exist".into() });
         }
-        Ok(Graph { name, nodes, output })
+        Ok(Graph::from_parts(header, nodes, output))
     }
 
     /// The nodes and output, for passes to rewrite (see [`Graph::from_nodes`]).
-    pub fn into_parts(self) -> (String, Vec<Node>, NodeId) {
-        (self.name, self.nodes, self.output)
+    pub fn into_parts(self) -> (Header, Vec<Node>, NodeId) {
+        (Header { name: self.name, framework: self.framework }, self.nodes, self.output)
     }
 
     pub fn nodes(&self) -> &[Node] {
@@ -127,11 +140,12 @@ impl Graph {
         uses
     }
 
-    /// Every weight tensor the graph reads, in node order.
+    /// Every weight tensor the graph reads, in node order, named and laid
+    /// out as the graph's framework stores it.
     pub fn params(&self) -> Vec<Param> {
         let mut out = Vec::new();
         for n in &self.nodes {
-            n.op.params_into(&mut out);
+            n.op.params_into(self.framework, &mut out);
         }
         out
     }
@@ -411,16 +425,93 @@ pub enum DenseAct {
     Softmax,
 }
 
-/// A weight tensor a graph reads: `key` in Keras naming and layout.
+/// A weight tensor a graph reads.
+///
+/// Inside the compiler every tensor is known by its Keras-style `key`
+/// (`<layer>/<variable>`) and has Keras' layout `shape`, whatever the
+/// framework; the interpreter and the code generator use only those. How a
+/// weights file names and lays out the same tensor is `file_key`,
+/// `file_shape` and `layout` (the same as `key` and `shape` for Keras).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Param {
     pub key: String,
-    /// Second accepted name (`depthwise_kernel` of tf.keras 2).
-    pub alt_key: Option<String>,
+    /// Shape in Keras' layout.
     pub shape: Vec<usize>,
+    /// Name in the weights file.
+    pub file_key: String,
+    /// Second accepted name in the file (`depthwise_kernel` of tf.keras 2).
+    pub alt_key: Option<String>,
+    /// Shape in the file.
+    pub file_shape: Vec<usize>,
+    /// How the file lays the values out.
+    pub layout: Layout,
+}
+
+/// The variables of the weighted layers, as Keras names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variable {
+    ConvKernel,
+    DepthwiseKernel,
+    DenseKernel,
+    Bias,
+    Gamma,
+    Beta,
+    MovingMean,
+    MovingVariance,
+}
+
+impl Variable {
+    /// Keras' name of the variable (the compiler's key suffix).
+    pub fn keras_name(self) -> &'static str {
+        match self {
+            Variable::ConvKernel | Variable::DepthwiseKernel | Variable::DenseKernel => "kernel",
+            Variable::Bias => "bias",
+            Variable::Gamma => "gamma",
+            Variable::Beta => "beta",
+            Variable::MovingMean => "moving_mean",
+            Variable::MovingVariance => "moving_variance",
+        }
+    }
+
+    /// PyTorch's name of the variable in a state_dict.
+    pub fn torch_name(self) -> &'static str {
+        match self {
+            Variable::ConvKernel | Variable::DepthwiseKernel | Variable::DenseKernel | Variable::Gamma => "weight",
+            Variable::Bias | Variable::Beta => "bias",
+            Variable::MovingMean => "running_mean",
+            Variable::MovingVariance => "running_var",
+        }
+    }
 }
 
 impl Param {
+    /// Variable `var` of `layer`, of Keras shape `shape`, as `framework` stores it.
+    pub fn new(framework: Framework, layer: &str, var: Variable, shape: Vec<usize>) -> Param {
+        let key = format!("{layer}/{}", var.keras_name());
+        let (file_key, alt_key, layout) = match framework {
+            Framework::Keras => {
+                let alt = (var == Variable::DepthwiseKernel).then(|| format!("{layer}/depthwise_kernel"));
+                (key.clone(), alt, Layout::Keras)
+            }
+            Framework::Torchvision => {
+                let layout = match var {
+                    Variable::ConvKernel | Variable::DepthwiseKernel => Layout::Oihw,
+                    Variable::DenseKernel => Layout::OutIn,
+                    _ => Layout::Keras,
+                };
+                (format!("{layer}.{}", var.torch_name()), None, layout)
+            }
+        };
+        let file_shape = match (layout, shape.as_slice()) {
+            // A depthwise [kh, kw, c, m] is stored [c*m, 1, kh, kw].
+            (Layout::Oihw, &[kh, kw, c, m]) if var == Variable::DepthwiseKernel => vec![c * m, 1, kh, kw],
+            (Layout::Oihw, &[kh, kw, i, o]) => vec![o, i, kh, kw],
+            (Layout::OutIn, &[i, o]) => vec![o, i],
+            _ => shape.clone(),
+        };
+        Param { key, shape, file_key, alt_key, file_shape, layout }
+    }
+
     pub fn len(&self) -> usize {
         self.shape.iter().product()
     }
@@ -431,36 +522,36 @@ impl Param {
 }
 
 impl Op {
-    /// Appends the weight tensors this op reads.
-    pub fn params_into(&self, out: &mut Vec<Param>) {
-        let p = |key: String, shape: Vec<usize>| Param { key, alt_key: None, shape };
+    /// Appends the weight tensors this op reads, as `framework` stores them.
+    pub fn params_into(&self, framework: Framework, out: &mut Vec<Param>) {
+        let p = |layer: &str, var, shape| Param::new(framework, layer, var, shape);
         match self {
             Op::Conv(c) => {
-                let alt_key = match c.kind {
-                    ConvKind::Depthwise { .. } => Some(format!("{}/depthwise_kernel", c.layer)),
-                    ConvKind::Regular => None,
+                let var = match c.kind {
+                    ConvKind::Depthwise { .. } => Variable::DepthwiseKernel,
+                    ConvKind::Regular => Variable::ConvKernel,
                 };
-                out.push(Param { key: format!("{}/kernel", c.layer), alt_key, shape: c.kernel_shape() });
+                out.push(p(&c.layer, var, c.kernel_shape()));
                 if c.bias {
-                    out.push(p(format!("{}/bias", c.layer), vec![c.out_channels as usize]));
+                    out.push(p(&c.layer, Variable::Bias, vec![c.out_channels as usize]));
                 }
                 if let Some(bn) = &c.batch_norm {
-                    bn.params(out);
+                    bn.params(framework, out);
                 }
             }
-            Op::BatchNorm(bn) => bn.params(out),
+            Op::BatchNorm(bn) => bn.params(framework, out),
             Op::Block(b) => {
                 for c in b.convs() {
-                    Op::Conv(c.clone()).params_into(out);
+                    Op::Conv(c.clone()).params_into(framework, out);
                 }
             }
             Op::Dense(d) => {
-                out.push(p(format!("{}/kernel", d.layer), vec![d.in_features as usize, d.units as usize]));
+                out.push(p(&d.layer, Variable::DenseKernel, vec![d.in_features as usize, d.units as usize]));
                 if d.bias {
-                    out.push(p(format!("{}/bias", d.layer), vec![d.units as usize]));
+                    out.push(p(&d.layer, Variable::Bias, vec![d.units as usize]));
                 }
                 if let Some(bn) = &d.batch_norm {
-                    bn.params(out);
+                    bn.params(framework, out);
                 }
             }
             _ => {}
@@ -492,9 +583,9 @@ impl Op {
 }
 
 impl BatchNorm {
-    fn params(&self, out: &mut Vec<Param>) {
-        for v in BatchNorm::VARIABLES {
-            out.push(Param { key: format!("{}/{v}", self.layer), alt_key: None, shape: vec![self.channels as usize] });
+    fn params(&self, framework: Framework, out: &mut Vec<Param>) {
+        for v in [Variable::Gamma, Variable::Beta, Variable::MovingMean, Variable::MovingVariance] {
+            out.push(Param::new(framework, &self.layer, v, vec![self.channels as usize]));
         }
     }
 }

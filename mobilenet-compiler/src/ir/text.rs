@@ -14,11 +14,14 @@
 
 use std::fmt::{self, Write};
 
-use super::{Conv, ConvKind, DenseAct, Graph, NodeId, Op, Padding};
+use super::{Conv, ConvKind, DenseAct, Framework, Graph, NodeId, Op, Padding};
 
 impl fmt::Display for Graph {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "graph {}", self.name)?;
+        match self.framework {
+            Framework::Keras => writeln!(f, "graph {}", self.name)?,
+            other => writeln!(f, "graph {} ({other})", self.name)?,
+        }
         for id in self.ids() {
             writeln!(f, "{}", self.line(id))?;
         }

@@ -1,12 +1,15 @@
 //! Lowering: spec -> unoptimized IR, node for node as `keras.applications`
-//! builds the model (same layers, same names, same padding).
+//! (or `torchvision.models`) builds the model (same layers, same names, same
+//! padding).
 //!
-//! Each family has its own module for the backbone ([`v1`], [`v2`], [`v3`]);
-//! heads are shared ([`head`]). [`Lowerer`] holds the graph under
+//! Each Keras family has its own module for the backbone ([`v1`], [`v2`],
+//! [`v3`]); Keras heads are shared ([`head`]); torchvision's models, whose
+//! naming and rounding differ throughout, have theirs ([`torchvision`]). [`Lowerer`] holds the graph under
 //! construction and the small vocabulary of Keras layers they all use.
 
 mod head;
 mod names;
+mod torchvision;
 mod v1;
 mod v2;
 mod v3;
@@ -15,7 +18,7 @@ pub mod width;
 use serde_saphyr::Location;
 
 use crate::ir::{Act, BatchNorm, Conv, ConvKind, Graph, GraphBuilder, NodeId, Op, Padding, Shape};
-use crate::spec::{Family, Nonlinearity, Spec, SpecError, StandardOptions};
+use crate::spec::{Family, Framework, Nonlinearity, Spec, SpecError, StandardOptions};
 use names::KerasNames;
 
 /// Lowers a checked spec to the unoptimized IR.
@@ -24,26 +27,40 @@ pub fn lower(spec: &Spec) -> Result<Graph, SpecError> {
     let input = &m.input.value;
     let name = m.name.clone().unwrap_or_else(|| {
         let mut o = StandardOptions::new(m.family);
+        o.framework = m.framework();
         o.alpha = m.alpha.value;
         o.height = input.height;
         o.width = input.width;
         o.keras_name()
     });
     let mut names = KerasNames::default();
-    let input_name = names.next("input_layer");
+    let framework = m.framework();
+    let input_name = match framework {
+        Framework::Keras => names.next("input_layer"),
+        Framework::Torchvision => "input".to_string(),
+    };
+    let shape = Shape::map(input.height, input.width, input.channels);
     let mut l = Lowerer {
         spec,
-        b: GraphBuilder::new(name, input_name, Shape::map(input.height, input.width, input.channels)),
+        b: GraphBuilder::new(name, input_name, shape).framework(framework),
         names,
         epsilon: m.bn_epsilon(),
     };
     let x = NodeId(0);
-    let features = match m.family {
-        Family::V1 => v1::backbone(&mut l, x)?,
-        Family::V2 => v2::backbone(&mut l, x)?,
-        Family::V3Large | Family::V3Small => v3::backbone(&mut l, x)?,
+    let out = match framework {
+        Framework::Keras => {
+            let features = match m.family {
+                Family::V1 => v1::backbone(&mut l, x)?,
+                Family::V2 => v2::backbone(&mut l, x)?,
+                Family::V3Large | Family::V3Small => v3::backbone(&mut l, x)?,
+            };
+            head::head(&mut l, features)?
+        }
+        Framework::Torchvision => {
+            let features = torchvision::backbone(&mut l, x)?;
+            torchvision::head(&mut l, features)?
+        }
     };
-    let out = head::head(&mut l, features)?;
     Ok(l.b.finish(out))
 }
 
@@ -54,6 +71,8 @@ enum Pad {
     Same,
     /// Keras `padding="valid"`.
     Valid,
+    /// PyTorch `padding=(k-1)//2` on every side, whatever the stride.
+    Symmetric,
 }
 
 /// The graph under construction and the spec it comes from.
@@ -112,6 +131,10 @@ impl Lowerer<'_> {
         let padding = match pad {
             Pad::Same => Padding::same(self.hw(x), k, s),
             Pad::Valid => Padding::ZERO,
+            Pad::Symmetric => {
+                let p = (kernel - 1) / 2;
+                Padding { top: p, bottom: p, left: p, right: p }
+            }
         };
         let op = Op::Conv(Conv {
             layer: name.to_string(),

@@ -1,11 +1,11 @@
 //! Rewriting a graph by absorbing nodes into their producers.
 
-use crate::ir::{Graph, Node, NodeId};
+use crate::ir::{Graph, Header, Node, NodeId};
 
 /// A graph under rewrite: nodes can be absorbed into the node producing their
 /// input, after which everything that read them reads that node instead.
 pub(super) struct Fuser {
-    name: String,
+    header: Header,
     nodes: Vec<Option<Node>>,
     /// Where each original node's value now comes from.
     redirect: Vec<NodeId>,
@@ -16,9 +16,9 @@ pub(super) struct Fuser {
 impl Fuser {
     pub fn new(graph: &Graph) -> Fuser {
         let uses = graph.use_counts();
-        let (name, nodes, output) = graph.clone().into_parts();
+        let (header, nodes, output) = graph.clone().into_parts();
         let redirect = (0..nodes.len() as u32).map(NodeId).collect();
-        Fuser { name, nodes: nodes.into_iter().map(Some).collect(), redirect, uses, output }
+        Fuser { header, nodes: nodes.into_iter().map(Some).collect(), redirect, uses, output }
     }
 
     pub fn len(&self) -> usize {
@@ -118,6 +118,7 @@ impl Fuser {
             }
         }
         let output = map(self.output);
-        Graph::from_nodes(self.name, nodes, output).unwrap_or_else(|e| panic!("a pass produced an invalid graph: {e}"))
+        Graph::from_nodes(self.header, nodes, output)
+            .unwrap_or_else(|e| panic!("a pass produced an invalid graph: {e}"))
     }
 }

@@ -14,7 +14,7 @@ pub(super) fn run(graph: &Graph) -> Graph {
             }
         }
     }
-    let (name, nodes, output) = graph.clone().into_parts();
+    let (header, nodes, output) = graph.clone().into_parts();
     let mut new_id = vec![NodeId(0); nodes.len()];
     let mut kept = Vec::new();
     for (i, n) in nodes.into_iter().enumerate() {
@@ -28,5 +28,5 @@ pub(super) fn run(graph: &Graph) -> Graph {
             *x = new_id[x.index()];
         }
     }
-    Graph::from_nodes(name, kept, new_id[output.index()]).expect("removing dead nodes keeps a graph valid")
+    Graph::from_nodes(header, kept, new_id[output.index()]).expect("removing dead nodes keeps a graph valid")
 }

@@ -4,7 +4,7 @@
 
 use serde_saphyr::Spanned;
 
-use super::{BlockRow, Family, Head, HeadLayer, Spec, SpecError};
+use super::{BlockRow, Family, Framework, Head, HeadLayer, Spec, SpecError};
 
 /// Keras' `obtain_input_shape(min_size=32)` and MobileNetV3's own check.
 pub const MIN_INPUT_SIZE: u32 = 32;
@@ -13,6 +13,18 @@ pub(super) fn check(spec: &Spec) -> Result<(), SpecError> {
     let m = &spec.model;
     let fam = m.family;
     let err = |at: serde_saphyr::Location, msg: String| Err(spec.error_at(at, msg));
+
+    if let Some(f) = &m.framework
+        && f.value == Framework::Torchvision
+        && fam == Family::V1
+    {
+        return err(
+            f.referenced,
+            "torchvision has no MobileNetV1 (torchvision.models has mobilenet_v2, mobilenet_v3_large and \
+             mobilenet_v3_small); use `framework: keras` for a keras.applications MobileNet"
+                .into(),
+        );
+    }
 
     let alpha = &m.alpha;
     if !alpha.value.is_finite() || alpha.value <= 0.0 {
@@ -54,6 +66,12 @@ pub(super) fn check(spec: &Spec) -> Result<(), SpecError> {
     if input.value.channels == 0 {
         return err(input.referenced, "input channels must be at least 1".into());
     }
+    if input.value.include_preprocessing && m.framework() == Framework::Torchvision {
+        return err(
+            input.referenced,
+            "include_preprocessing is a Keras option; torchvision models take normalized images".into(),
+        );
+    }
     if input.value.include_preprocessing && !fam.is_v3() {
         return err(
             input.referenced,
@@ -78,7 +96,7 @@ pub(super) fn check(spec: &Spec) -> Result<(), SpecError> {
         return err(rows.referenced, "blocks must list at least one row".into());
     }
     for (i, row) in rows.value.iter().enumerate() {
-        check_row(spec, fam, i, row)?;
+        check_row(spec, fam, m.framework(), i, row)?;
     }
 
     match (&m.last_conv, fam) {
@@ -154,7 +172,13 @@ pub(super) fn check(spec: &Spec) -> Result<(), SpecError> {
     Ok(())
 }
 
-fn check_row(spec: &Spec, fam: Family, i: usize, row: &Spanned<BlockRow>) -> Result<(), SpecError> {
+fn check_row(
+    spec: &Spec,
+    fam: Family,
+    framework: Framework,
+    i: usize,
+    row: &Spanned<BlockRow>,
+) -> Result<(), SpecError> {
     let r = &row.value;
     let at = row.referenced;
     let fail = |msg: String| Err(spec.error_at(at, format!("block row {}: {msg}", i + 1)));
@@ -164,19 +188,35 @@ fn check_row(spec: &Spec, fam: Family, i: usize, row: &Spanned<BlockRow>) -> Res
     if !(1..=2).contains(&r.s) {
         return fail(format!("stride s must be 1 or 2, found {}", r.s));
     }
+    let torch = framework == Framework::Torchvision;
     let used: &[&str] = match fam {
         Family::V1 => &["c", "n", "s"],
         Family::V2 => &["t", "c", "n", "s"],
+        Family::V3Large | Family::V3Small if torch => &["k", "e", "c", "n", "s", "se", "nl"],
         Family::V3Large | Family::V3Small => &["k", "t", "c", "n", "s", "se", "nl"],
     };
-    let present = [("t", r.t.is_some()), ("k", r.k.is_some()), ("se", r.se.is_some()), ("nl", r.nl.is_some())];
+    let present = [
+        ("t", r.t.is_some()),
+        ("e", r.e.is_some()),
+        ("k", r.k.is_some()),
+        ("se", r.se.is_some()),
+        ("nl", r.nl.is_some()),
+    ];
     for (field, is_set) in present {
         if is_set && !used.contains(&field) {
-            return fail(format!("`{field}` is not a column of family {fam} (its rows have {})", used.join(", ")));
+            let whose = if torch { format!("torchvision's {fam}") } else { format!("family {fam}") };
+            return fail(format!("`{field}` is not a column of {whose} (its rows have {})", used.join(", ")));
         }
     }
     if fam == Family::V1 {
         return Ok(());
+    }
+    if fam.is_v3() && torch {
+        match r.e {
+            Some(0) | None => return fail("needs the expanded channels `e` (at least 1)".into()),
+            Some(_) => {}
+        }
+        return check_v3_columns(r, fail);
     }
     let Some(t) = r.t else { return fail("needs the expansion factor `t`".into()) };
     let tv = t.value();
@@ -186,18 +226,24 @@ fn check_row(spec: &Spec, fam: Family, i: usize, row: &Spanned<BlockRow>) -> Res
     if fam == Family::V2 && tv.fract() != 0.0 {
         return fail(format!("v2 expansion t must be an integer (Keras multiplies channels by it), found {t}"));
     }
-    if i == 0 && tv != 1.0 {
+    if i == 0 && tv != 1.0 && !torch {
         return fail(format!("the first block has no expansion conv in Keras, so its t must be 1, found {t}"));
     }
     if fam.is_v3() {
-        match r.k {
-            Some(k) if k % 2 == 1 => {}
-            Some(k) => return fail(format!("depthwise kernel k must be odd, found {k}")),
-            None => return fail("needs the depthwise kernel size `k`".into()),
-        }
-        if r.nl.is_none() {
-            return fail("needs the nonlinearity `nl`".into());
-        }
+        return check_v3_columns(r, fail);
+    }
+    Ok(())
+}
+
+/// The depthwise kernel and nonlinearity every v3 row needs.
+fn check_v3_columns(r: &BlockRow, fail: impl Fn(String) -> Result<(), SpecError>) -> Result<(), SpecError> {
+    match r.k {
+        Some(k) if k % 2 == 1 => {}
+        Some(k) => return fail(format!("depthwise kernel k must be odd, found {k}")),
+        None => return fail("needs the depthwise kernel size `k`".into()),
+    }
+    if r.nl.is_none() {
+        return fail("needs the nonlinearity `nl`".into());
     }
     Ok(())
 }

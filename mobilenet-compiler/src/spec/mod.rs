@@ -111,11 +111,46 @@ impl fmt::Display for Family {
     }
 }
 
+/// Whose model the spec describes: the framework fixes the layer names and
+/// weight layouts a weights file has, the padding of strided convs, the
+/// BatchNorm epsilon and how the width multiplier rounds channel counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Framework {
+    /// `keras.applications`: layers named as Keras names them, kernels
+    /// `[kh, kw, in, out]`, TensorFlow `same` padding (the odd pixel
+    /// bottom/right), BatchNorm epsilon 1e-3.
+    #[default]
+    Keras,
+    /// `torchvision.models`: a state_dict (`features.N...`), kernels OIHW and
+    /// Linear `[out, in]`, symmetric padding `(k-1)/2`, BatchNorm epsilon
+    /// 1e-5 (v2) or 1e-3 (v3). torchvision has no MobileNetV1.
+    Torchvision,
+}
+
+impl Framework {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Framework::Keras => "keras",
+            Framework::Torchvision => "torchvision",
+        }
+    }
+}
+
+impl fmt::Display for Framework {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The top-level mapping of a spec file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Model {
     pub family: Family,
+    /// The framework whose model this is (default: Keras).
+    #[serde(default)]
+    pub framework: Option<Spanned<Framework>>,
     /// Model name (Keras' `model.name`); informational.
     #[serde(default)]
     pub name: Option<String>,
@@ -128,7 +163,8 @@ pub struct Model {
     /// v3 only: squeeze-excite reduction ratio (Keras: 0.25).
     #[serde(default)]
     pub se_ratio: Option<Spanned<f64>>,
-    /// BatchNormalization epsilon of every BN layer (Keras: 0.001).
+    /// BatchNormalization epsilon of every BN layer (Keras: 0.001;
+    /// torchvision: 1e-5 for v2, 0.001 for v3).
     #[serde(default)]
     pub bn_epsilon: Option<Spanned<f64>>,
     pub input: Spanned<Input>,
@@ -140,8 +176,16 @@ pub struct Model {
 }
 
 impl Model {
+    pub fn framework(&self) -> Framework {
+        self.framework.as_ref().map_or(Framework::Keras, |f| f.value)
+    }
+
     pub fn bn_epsilon(&self) -> f64 {
-        self.bn_epsilon.as_ref().map_or(1e-3, |e| e.value)
+        let default = match (self.framework(), self.family) {
+            (Framework::Torchvision, Family::V1 | Family::V2) => 1e-5,
+            _ => 1e-3,
+        };
+        self.bn_epsilon.as_ref().map_or(default, |e| e.value)
     }
 
     pub fn se_ratio(&self) -> f64 {
@@ -194,9 +238,13 @@ fn two() -> u32 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BlockRow {
-    /// Expansion factor (v2: integer; v3: a number or a ratio such as `72/16`).
+    /// Expansion factor (v2: integer; Keras v3: a number or a ratio such as `72/16`).
     #[serde(default)]
     pub t: Option<Expansion>,
+    /// torchvision v3 only: expanded channels, before the width multiplier
+    /// (torchvision lists them so, rather than as a factor).
+    #[serde(default)]
+    pub e: Option<u32>,
     /// Output channels before alpha.
     pub c: u32,
     /// Number of blocks.
