@@ -1,8 +1,25 @@
 //! The four standard MobileNets, compiled at build time by `mobilenet!`
 //! from the specs in `../specs`, fused (the product) and, in [`unfused`],
-//! one kernel per IR node (the baseline the benchmarks compare with).
+//! one kernel per IR node (the baseline the benchmarks compare with); and
+//! torchvision's MobileNetV2, whose trained ImageNet weights are in
+//! `models/mobilenet_v2_imagenet` ([`TorchvisionMobileNetV2`]).
 
 use mobilenet_macros::mobilenet;
+
+pub mod preprocess;
+
+mobilenet!("../specs/tv_v2_1.0_224.yaml", name = TorchvisionMobileNetV2);
+
+/// The trained weights of [`TorchvisionMobileNetV2`] and their class names,
+/// committed with the crate.
+pub mod imagenet {
+    /// torchvision's `IMAGENET1K_V1` MobileNetV2 weights (a state_dict).
+    pub const WEIGHTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/mobilenet_v2_imagenet/weights.safetensors");
+    /// The 1000 ImageNet class names, one per line.
+    pub const LABELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/mobilenet_v2_imagenet/categories.txt");
+    /// Real photos (see `images/README.md` for their licences).
+    pub const IMAGES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/images");
+}
 
 mobilenet!("../specs/v1_1.0_224.yaml");
 mobilenet!("../specs/v2_1.0_224.yaml");
