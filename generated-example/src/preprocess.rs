@@ -16,8 +16,134 @@
 //! stretched by the scale factor when shrinking, weights normalized per
 //! output pixel and rounded to 22-bit fixed point, a horizontal then a
 //! vertical pass, each rounded to 8 bits.
+//!
+//! Photos are decoded by [`load_rgb`] with the `png` and `zune-jpeg`
+//! crates directly (the decoders the `image` crate uses, without its colour
+//! management dependencies, which took a third of the first build).
 
-use image::RgbImage;
+use std::fmt;
+use std::path::Path;
+
+/// An 8-bit RGB image, rows top to bottom, pixels `[r, g, b]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RgbImage {
+    width: u32,
+    height: u32,
+    data: Vec<u8>,
+}
+
+impl RgbImage {
+    /// An image from its pixels, or `None` if `data` does not hold `width * height * 3` bytes.
+    pub fn from_raw(width: u32, height: u32, data: Vec<u8>) -> Option<RgbImage> {
+        (data.len() as u64 == u64::from(width) * u64::from(height) * 3).then_some(RgbImage { width, height, data })
+    }
+
+    /// `(width, height)`.
+    pub fn dimensions(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// The pixels, row by row.
+    pub fn as_raw(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// The pixel at column `x`, row `y`.
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
+        let i = (y as usize * self.width as usize + x as usize) * 3;
+        [self.data[i], self.data[i + 1], self.data[i + 2]]
+    }
+}
+
+/// Why a photo could not be read.
+#[derive(Debug)]
+pub enum ImageError {
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    /// Not a PNG or JPEG file (by its first bytes).
+    Unsupported {
+        path: String,
+    },
+    /// A PNG or JPEG the decoder rejects.
+    Decode {
+        path: String,
+        reason: String,
+    },
+}
+
+impl fmt::Display for ImageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ImageError::Io { path, source } => write!(f, "cannot read {path}: {source}"),
+            ImageError::Unsupported { path } => write!(f, "{path} is neither a PNG nor a JPEG file"),
+            ImageError::Decode { path, reason } => write!(f, "{path}: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ImageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ImageError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Decodes a PNG or JPEG file (told apart by their signatures) to 8-bit
+/// RGB: grey is replicated, alpha dropped, palettes expanded, 16-bit
+/// samples cut to their high byte, as Pillow's `convert("RGB")` does.
+pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageError> {
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| ImageError::Io { path: shown.clone(), source })?;
+    let fail = |reason: String| ImageError::Decode { path: shown.clone(), reason };
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(&bytes[..]));
+        decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+        let mut reader = decoder.read_info().map_err(|e| fail(e.to_string()))?;
+        let size = reader.output_buffer_size().ok_or_else(|| fail("image too large".into()))?;
+        let mut buf = vec![0; size];
+        let info = reader.next_frame(&mut buf).map_err(|e| fail(e.to_string()))?;
+        let channels = match info.color_type {
+            png::ColorType::Grayscale => 1,
+            png::ColorType::GrayscaleAlpha => 2,
+            png::ColorType::Rgb => 3,
+            png::ColorType::Rgba => 4,
+            png::ColorType::Indexed => return Err(fail("palette not expanded".into())),
+        };
+        let (w, h) = (info.width as usize, info.height as usize);
+        let mut rgb = Vec::with_capacity(w * h * 3);
+        for row in buf.chunks(info.line_size).take(h) {
+            for px in row[..w * channels].chunks_exact(channels) {
+                match channels {
+                    1 | 2 => rgb.extend_from_slice(&[px[0]; 3]),
+                    _ => rgb.extend_from_slice(&px[..3]),
+                }
+            }
+        }
+        return RgbImage::from_raw(info.width, info.height, rgb).ok_or_else(|| fail("truncated image".into()));
+    }
+    if bytes.starts_with(&[0xff, 0xd8]) {
+        use zune_jpeg::zune_core::{bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions};
+        let options = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB);
+        let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(&bytes[..]), options);
+        let rgb = decoder.decode().map_err(|e| fail(format!("{e:?}")))?;
+        let info = decoder.info().ok_or_else(|| fail("no image header".into()))?;
+        return RgbImage::from_raw(u32::from(info.width), u32::from(info.height), rgb)
+            .ok_or_else(|| fail("the decoder returned a buffer of the wrong size".into()));
+    }
+    Err(ImageError::Unsupported { path: shown })
+}
 
 /// ImageNet's per-channel mean and standard deviation (RGB), as torchvision
 /// normalizes with them.
@@ -62,7 +188,7 @@ pub fn torchvision_imagenet(img: &RgbImage, h: u32, w: u32) -> Vec<f32> {
     let mut out = Vec::with_capacity((h * w * 3) as usize);
     for y in 0..h {
         for x in 0..w {
-            let p = resized.get_pixel(left + x, top + y);
+            let p = resized.pixel(left + x, top + y);
             for c in 0..3 {
                 out.push((f32::from(p[c]) / 255.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c]);
             }
@@ -137,7 +263,7 @@ pub fn resize_bilinear(img: &RgbImage, out_w: u32, out_h: u32) -> RgbImage {
     let half = 1i64 << (PRECISION_BITS - 1);
     // Horizontal pass: ih rows of ow pixels.
     let horizontal = if ow == iw {
-        src.clone()
+        src.to_vec()
     } else {
         let tx = taps(iw, ow);
         let mut out = vec![0u8; ih * ow * 3];
@@ -183,25 +309,39 @@ mod tests {
         assert_eq!([0.5, 1.5, 2.5, 58.5, 16.0, 2.4, 2.6].map(round_half_even), [0, 2, 2, 58, 16, 2, 3]);
     }
 
-    #[test]
-    fn same_size_is_the_identity_and_a_flat_image_stays_flat() {
-        let img = RgbImage::from_fn(7, 5, |x, y| image::Rgb([x as u8 * 30, y as u8 * 40, 200]));
-        assert_eq!(resize_bilinear(&img, 7, 5), img);
-        let flat = RgbImage::from_pixel(33, 21, image::Rgb([17, 128, 255]));
-        let small = resize_bilinear(&flat, 8, 13);
-        assert!(small.pixels().all(|p| p.0 == [17, 128, 255]));
+    fn from_fn(w: u32, h: u32, f: impl Fn(u32, u32) -> [u8; 3]) -> RgbImage {
+        let f = &f;
+        let data = (0..h).flat_map(|y| (0..w).flat_map(move |x| f(x, y))).collect();
+        RgbImage::from_raw(w, h, data).unwrap()
     }
 
     #[test]
-    fn halving_averages_neighbours() {
-        // A 2x shrink of a row: the triangle filter of width 2 covers input
-        // pixels 0..4 around center 1.0 with weights 1/4, 3/4... of the
-        // stretched filter: for pixel 0 of the output (center 1.0), input
-        // pixels 0 and 1 weigh 0.75 each before normalization, pixel 2 0.25.
-        let img = RgbImage::from_fn(4, 1, |x, _| image::Rgb([[0, 100, 200, 40][x as usize]; 3]));
+    fn same_size_is_the_identity_and_a_flat_image_stays_flat() {
+        let img = from_fn(7, 5, |x, y| [x as u8 * 30, y as u8 * 40, 200]);
+        assert_eq!(resize_bilinear(&img, 7, 5), img);
+        let flat = from_fn(33, 21, |_, _| [17, 128, 255]);
+        let small = resize_bilinear(&flat, 8, 13);
+        assert!(small.as_raw().chunks(3).all(|p| p == [17, 128, 255]));
+    }
+
+    #[test]
+    fn halving_weighs_by_the_stretched_triangle() {
+        // Shrinking 4 -> 2 stretches the triangle filter to a support of 2
+        // input pixels: output 0 (center 1.0) weighs inputs 0, 1, 2 by
+        // 0.75, 0.75, 0.25; output 1 (center 3.0) inputs 1, 2, 3 by 0.25,
+        // 0.75, 0.75; then normalized by their sum, 1.75.
+        let img = from_fn(4, 1, |x, _| [[0, 100, 200, 40][x as usize]; 3]);
         let out = resize_bilinear(&img, 2, 1);
-        // (0*0.75 + 100*0.75 + 200*0.25) / 1.75 = 71.43; (100*.25 + 200*.75 + 40*.75) / 1.75 = 117.14
-        assert_eq!(out.get_pixel(0, 0).0[0], 71);
-        assert_eq!(out.get_pixel(1, 0).0[0], 117);
+        // (0 * .75 + 100 * .75 + 200 * .25) / 1.75 = 71.4; (100 * .25 + 200 * .75 + 40 * .75) / 1.75 = 117.1
+        assert_eq!(out.pixel(0, 0)[0], 71);
+        assert_eq!(out.pixel(1, 0)[0], 117);
+    }
+
+    #[test]
+    fn unreadable_and_foreign_files_are_errors() {
+        let err = load_rgb(Path::new("/no/such/photo.png")).unwrap_err();
+        assert!(err.to_string().starts_with("cannot read /no/such/photo.png"), "{err}");
+        let err = load_rgb(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))).unwrap_err();
+        assert!(err.to_string().ends_with("is neither a PNG nor a JPEG file"), "{err}");
     }
 }

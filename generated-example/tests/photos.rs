@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use generated_example::preprocess::{Preprocess, resize_bilinear, torchvision_imagenet};
+use generated_example::preprocess::{Preprocess, RgbImage, load_rgb, resize_bilinear, torchvision_imagenet};
 use generated_example::{TorchvisionMobileNetV2, imagenet};
 
 const PHOTOS: [&str; 4] = ["chelsea.png", "coffee.png", "astronaut.png", "china.jpg"];
@@ -18,8 +18,8 @@ fn reference_input() -> Vec<f32> {
     npy.into_vec().unwrap()
 }
 
-fn photo(name: &str) -> image::RgbImage {
-    image::open(Path::new(imagenet::IMAGES).join(name)).unwrap().to_rgb8()
+fn photo(name: &str) -> RgbImage {
+    load_rgb(&Path::new(imagenet::IMAGES).join(name)).unwrap()
 }
 
 /// torchvision normalizes `p / 255` by a standard deviation of about 0.22:
@@ -56,7 +56,7 @@ fn keras_preprocessing_is_x_over_127_5_minus_1_at_the_network_size() {
     let x = Preprocess::Keras.apply(&img, 96, 128);
     assert_eq!(x.len(), 96 * 128 * 3);
     let resized = resize_bilinear(&img, 128, 96);
-    assert_eq!(x[(5 * 128 + 7) * 3 + 2], f32::from(resized.get_pixel(7, 5)[2]) / 127.5 - 1.0);
+    assert_eq!(x[(5 * 128 + 7) * 3 + 2], f32::from(resized.pixel(7, 5)[2]) / 127.5 - 1.0);
     assert!(x.iter().all(|v| (-1.0..=1.0).contains(v)));
 }
 

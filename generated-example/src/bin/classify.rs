@@ -1,8 +1,8 @@
 //! Classifies photos with a compiled MobileNet and prints the top 5 classes.
 //!
 //! ```text
-//! cargo run --release -p generated-example --example classify -- generated-example/images/chelsea.png
-//! cargo run --release -p generated-example --example classify -- --model v2 \
+//! cargo run --release -p generated-example --bin classify -- generated-example/images/chelsea.png
+//! cargo run --release -p generated-example --bin classify -- --model v2 \
 //!     --weights ../shared/fixtures/v2_1.0_224/weights.safetensors ../shared/fixtures/v2_1.0_224/input.npy
 //! ```
 //!
@@ -15,11 +15,15 @@
 //! preprocessing (`x / 127.5 - 1` at the network's size); `--labels FILE`
 //! names the classes, one per line. A `.npy` file holds images already
 //! preprocessed, `[H, W, 3]` or `[N, H, W, 3]`.
+//!
+//! A binary rather than an example: examples build every dev-dependency of
+//! the package (criterion, the compiler at full optimization for the
+//! benchmarks), which more than doubled the first build of this command.
 
 use std::error::Error;
 use std::path::Path;
 
-use generated_example::preprocess::Preprocess;
+use generated_example::preprocess::{Preprocess, load_rgb};
 use generated_example::{
     MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small, TorchvisionMobileNetV2, imagenet,
 };
@@ -151,6 +155,6 @@ fn load(path: &Path, h: usize, w: usize, preprocess: Preprocess) -> Result<Vec<V
         }
         return Ok(data.chunks(per_image).map(<[f32]>::to_vec).collect());
     }
-    let img = image::open(path).map_err(|e| format!("{shown}: {e}"))?.to_rgb8();
+    let img = load_rgb(path)?;
     Ok(vec![preprocess.apply(&img, h as u32, w as u32)])
 }
