@@ -1,5 +1,5 @@
-//! Generated code, fused and unfused, reproduces Keras on every fixture and
-//! agrees with the reference interpreter.
+//! Generated code, fused and unfused, reproduces Keras or torchvision on
+//! every fixture and agrees with the reference interpreter.
 
 mod common;
 
@@ -42,7 +42,7 @@ fn run_all_on<N: Network>(net: &N, pool: &Pool, fixture: &Fixture) -> Vec<f32> {
     out
 }
 
-/// fused == unfused == interpreter == Keras, with the kernels of `isa`; and
+/// fused == unfused == interpreter == the framework (Keras or torchvision), with the kernels of `isa`; and
 /// the fused network on two threads gives what it gives on one.
 fn check<F: Network, U: Network>(fixture: &Fixture, isa: Isa, fused: &F, unfused: &U) {
     let expected = fixture.expected_logits();
@@ -54,7 +54,8 @@ fn check<F: Network, U: Network>(fixture: &Fixture, isa: Isa, fused: &F, unfused
         let rel = assert_logits_match(&what, &out, &expected);
         let (diff, scale) = max_abs_diff(&out, &reference);
         assert!(diff <= 1e-4 * scale, "{what} vs interpreter: {diff:e}");
-        eprintln!("{what}: vs Keras {rel:e}, vs interpreter {:e}", diff / scale);
+        let framework = if fixture.is_torch() { "torchvision" } else { "Keras" };
+        eprintln!("{what}: vs {framework} {rel:e}, vs interpreter {:e}", diff / scale);
     }
 }
 

@@ -62,6 +62,16 @@ fn check(what: &str, logits: &[f32], expected: &npy::Array) {
     eprintln!("{what}: max |logit - torchvision| / max|torchvision| = {rel:e}, top-5 equal on {} photos", ours.len());
 }
 
+/// Every image of `input` through `net`.
+fn run_all<N: Network>(net: &N, input: &[f32]) -> Vec<f32> {
+    let mut arena = vec![0.0; N::ARENA_LEN];
+    let mut out = vec![0.0; input.len() / N::INPUT_LEN * N::OUTPUT_LEN];
+    for (x, y) in input.chunks(N::INPUT_LEN).zip(out.chunks_mut(N::OUTPUT_LEN)) {
+        net.run(x, y, &mut arena);
+    }
+    out
+}
+
 #[test]
 fn the_real_mobilenet_v2_gives_torchvisions_logits_and_top5() {
     let input = npy::read(&model_dir().join("reference/input.npy")).unwrap();
@@ -75,22 +85,14 @@ fn the_real_mobilenet_v2_gives_torchvisions_logits_and_top5() {
     let reference: Vec<f32> = interp::run(&graph, &weights, x.view()).unwrap().iter().copied().collect();
     check("interpreter", &reference, &expected);
 
-    let run = |net: &dyn Fn(&[f32], &mut [f32], &mut [f32]), arena_len: usize| {
-        let mut arena = vec![0.0; arena_len];
-        let mut out = vec![0.0; 4 * 1000];
-        for (x, y) in input.data.chunks(Fused::INPUT_LEN).zip(out.chunks_mut(1000)) {
-            net(x, y, &mut arena);
-        }
-        out
-    };
     for isa in Isa::available() {
         let fused = Fused::load_with(model_dir().join("weights.safetensors"), isa).unwrap();
         let unfused = Unfused::load_with(model_dir().join("weights.safetensors"), isa).unwrap();
-        let out = run(&|x, y, a| fused.run(x, y, a), Fused::ARENA_LEN);
+        let out = run_all(&fused, &input.data);
         check(&format!("fused {isa}"), &out, &expected);
         let (diff, scale) = max_abs_diff(&out, &reference);
         assert!(diff <= 1e-5 * scale, "fused {isa} vs interpreter: {diff:e}");
-        let out = run(&|x, y, a| unfused.run(x, y, a), Unfused::ARENA_LEN);
+        let out = run_all(&unfused, &input.data);
         check(&format!("unfused {isa}"), &out, &expected);
     }
 }

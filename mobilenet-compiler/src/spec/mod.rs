@@ -3,7 +3,8 @@
 //! A spec reads like the architecture tables of the MobileNet papers: a
 //! stem, one row per group of blocks, a last 1x1 conv and a head. Channel
 //! counts are written *before* the width multiplier `alpha`; lowering applies
-//! Keras' rounding rules for the family (see [`crate::lower::width`]).
+//! the rounding rules of the spec's [`Framework`] (Keras by default, or
+//! torchvision) for the family (see [`crate::lower::width`]).
 //!
 //! ```yaml
 //! family: v2
