@@ -14,7 +14,7 @@ fn macro_errors_point_at_the_call() {
     std::fs::create_dir_all(&ui).unwrap();
     for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui")).unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "yaml") {
+        if path.extension().is_some_and(|e| e == "yaml" || e == "safetensors") {
             std::fs::copy(&path, ui.join(path.file_name().unwrap())).unwrap();
         }
     }

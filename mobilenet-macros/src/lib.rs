@@ -25,7 +25,10 @@ use syn::{Ident, LitBool, LitStr, Token};
 /// `forward`. Options: `name = Type` (default: `MobileNetV1`,
 /// `MobileNetV2`, `MobileNetV3Large` or `MobileNetV3Small`), `fuse = false`
 /// (the unfused program, for comparison), `profile = true` (also emit
-/// `forward_timed`, which times each step, and `STEP_NAMES`).
+/// `forward_timed`, which times each step, and `STEP_NAMES`), `weights =
+/// "file.safetensors"` (relative to the manifest directory too: the weights
+/// are prepared at build time and compiled in; the type is then a `const`
+/// value with no `load`, no heap and no `std`).
 #[proc_macro]
 pub fn mobilenet(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     let args = syn::parse_macro_input!(input as Args);
@@ -40,12 +43,13 @@ struct Args {
     name: Option<Ident>,
     fuse: Option<LitBool>,
     profile: Option<LitBool>,
+    weights: Option<LitStr>,
 }
 
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let path: LitStr = input.parse()?;
-        let mut args = Args { path, name: None, fuse: None, profile: None };
+        let mut args = Args { path, name: None, fuse: None, profile: None, weights: None };
         while !input.is_empty() {
             input.parse::<Token![,]>()?;
             if input.is_empty() {
@@ -57,15 +61,16 @@ impl Parse for Args {
                 "name" if args.name.is_none() => args.name = Some(input.parse()?),
                 "fuse" if args.fuse.is_none() => args.fuse = Some(input.parse()?),
                 "profile" if args.profile.is_none() => args.profile = Some(input.parse()?),
-                "name" | "fuse" | "profile" => {
+                "weights" if args.weights.is_none() => args.weights = Some(input.parse()?),
+                "name" | "fuse" | "profile" | "weights" => {
                     return Err(syn::Error::new(key.span(), format!("`{key}` is given twice")));
                 }
                 _ => {
                     return Err(syn::Error::new(
                         key.span(),
                         format!(
-                            "unknown option `{key}`; the options are `name = Type`, `fuse = true|false` and \
-                             `profile = true|false`"
+                            "unknown option `{key}`; the options are `name = Type`, `fuse = true|false`, \
+                             `profile = true|false` and `weights = \"file.safetensors\"`"
                         ),
                     ));
                 }
@@ -91,13 +96,27 @@ fn expand(args: &Args) -> syn::Result<TokenStream> {
     let mut options = Options::new(name);
     options.fuse = args.fuse.as_ref().is_none_or(LitBool::value);
     options.profile = args.profile.as_ref().is_some_and(LitBool::value);
-    let generated = codegen::generate(&spec, &options).map_err(|e| syn::Error::new(at, e.to_string()))?;
-    let code = generated.tokens;
     let track = full.display().to_string();
+    let Some(weights) = &args.weights else {
+        let generated = codegen::generate(&spec, &options).map_err(|e| syn::Error::new(at, e.to_string()))?;
+        let code = generated.tokens;
+        return Ok(quote! {
+            #code
+            // Rebuild when the spec changes.
+            const _: &[u8] = include_bytes!(#track);
+        });
+    };
+    let weights_at = weights.span();
+    let weights_path = Path::new(&dir).join(weights.value());
+    let generated = codegen::generate_embedded(&spec, &options, &weights_path, &weights.value(), &codegen::blob_dir())
+        .map_err(|e| syn::Error::new(weights_at, e.to_string()))?;
+    let code = generated.tokens;
+    let track_weights = weights_path.display().to_string();
     Ok(quote! {
         #code
-        // Rebuild when the spec changes.
+        // Rebuild when the spec or the weights change.
         const _: &[u8] = include_bytes!(#track);
+        const _: &[u8] = include_bytes!(#track_weights);
     })
 }
 

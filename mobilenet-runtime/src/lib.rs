@@ -12,6 +12,7 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod embed;
 pub mod exec;
 pub mod kernels;
 

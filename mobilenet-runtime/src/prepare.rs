@@ -1,7 +1,7 @@
 //! Load-time weight preparation: what generated `load` functions do to the
 //! Keras tensors before the first `forward`.
 
-use crate::kernels::{Isa, pack};
+use crate::kernels::{Packing, pack};
 use crate::weights::Tensor;
 
 /// A range of the prepared weight buffer.
@@ -67,8 +67,9 @@ pub enum Step {
 }
 
 /// Fills the prepared weight buffer `w` from the loaded tensors `t`, packed
-/// for `isa`.
-pub fn run(steps: &[Step], t: &[Tensor], w: &mut [f32], isa: Isa) {
+/// for `packing` (an [`crate::kernels::Isa`] or a [`Packing`]).
+pub fn run(steps: &[Step], t: &[Tensor], w: &mut [f32], packing: impl Into<Packing>) {
+    let isa = packing.into();
     let bn = |b: &BnTensors| BatchNorm {
         gamma: &t[b.gamma].data,
         beta: &t[b.beta].data,

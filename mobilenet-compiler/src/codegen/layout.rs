@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 
 use proc_macro2::TokenStream;
-use quote::{ToTokens, quote};
+use quote::quote;
 
 use mobilenet_runtime::kernels::pack;
-use mobilenet_runtime::prepare::Pack;
+use mobilenet_runtime::prepare::{BnTensors, Pack, Span, Step};
 
 use crate::ir::{BatchNorm, Conv, ConvKind, Graph, Layout as FileLayout, Op, Param};
 
@@ -125,66 +125,99 @@ impl Layout {
     }
 
     /// Index of the tensor `key` in the loaded tensors.
-    fn tensor(&self, key: &str) -> TokenStream {
-        lit(self.index[key]).into_token_stream()
+    fn tensor(&self, key: &str) -> usize {
+        self.index[key]
     }
 
-    fn bn_tensors(&self, bn: &BatchNorm, rt: &TokenStream) -> TokenStream {
+    fn bn_tensors(&self, bn: &BatchNorm) -> BnTensors {
         let get = |v: &str| self.tensor(&format!("{}/{v}", bn.layer));
-        let (gamma, beta, mean, variance) = (get("gamma"), get("beta"), get("moving_mean"), get("moving_variance"));
-        let epsilon = proc_macro2::Literal::f32_unsuffixed(bn.epsilon as f32);
-        quote!(#rt::prepare::BnTensors { gamma: #gamma, beta: #beta, mean: #mean, variance: #variance, epsilon: #epsilon })
+        BnTensors {
+            gamma: get("gamma"),
+            beta: get("beta"),
+            mean: get("moving_mean"),
+            variance: get("moving_variance"),
+            epsilon: bn.epsilon as f32,
+        }
     }
 
-    /// The preparation steps (`prepare::Step` literals) that fill the
-    /// weight buffer from the loaded tensors.
-    pub fn prepare_steps(&self, graph: &Graph, rt: &TokenStream) -> Vec<TokenStream> {
-        let span = |s: Slot| {
-            let (o, l) = (lit(s.offset), lit(s.len));
-            quote!(#rt::prepare::Span::new(#o, #l))
-        };
+    /// The preparation steps that fill the weight buffer from the loaded
+    /// tensors (what load-time code runs, and what the build runs for
+    /// embedded weights).
+    pub fn steps(&self, graph: &Graph) -> Vec<Step> {
+        let span = |s: Slot| Span::new(s.offset, s.len);
         let mut out = Vec::new();
         for (n, nw) in graph.nodes().iter().zip(&self.nodes) {
             if let Op::BatchNorm(bn) = &n.op {
-                let (scale, shift) = (span(nw.scale.expect("laid out")), span(nw.shift.expect("laid out")));
-                let bn = self.bn_tensors(bn, rt);
-                out.push(quote!(#rt::prepare::Step::BatchNorm { scale: #scale, shift: #shift, bn: #bn }));
+                let (scale, shift) = (nw.scale.expect("laid out"), nw.shift.expect("laid out"));
+                out.push(Step::BatchNorm { scale: span(scale), shift: span(shift), bn: self.bn_tensors(bn) });
                 continue;
             }
             for ((layer, pack, own_bias, bn), (kernel, bias)) in weighted_layers(&n.op).into_iter().zip(&nw.layers) {
-                let (kernel, bias) = (span(*kernel), span(*bias));
-                let kernel_tensor = self.tensor(&format!("{layer}/kernel"));
-                let bias_tensor = if own_bias {
-                    let t = self.tensor(&format!("{layer}/bias"));
-                    quote!(Some(#t))
-                } else {
-                    quote!(None)
-                };
-                let bn = match bn {
-                    Some(bn) => {
-                        let bn = self.bn_tensors(bn, rt);
-                        quote!(Some(#bn))
-                    }
-                    None => quote!(None),
-                };
-                let pack = match pack {
-                    Pack::Gemm { k, n } => {
-                        let (k, n) = (lit(k), lit(n));
-                        quote!(#rt::prepare::Pack::Gemm { k: #k, n: #n })
-                    }
-                    Pack::Depthwise { taps, c } => {
-                        let (taps, c) = (lit(taps), lit(c));
-                        quote!(#rt::prepare::Pack::Depthwise { taps: #taps, c: #c })
-                    }
-                };
-                out.push(quote! {
-                    #rt::prepare::Step::Layer {
-                        kernel: #kernel, kernel_tensor: #kernel_tensor, bias: #bias, bias_tensor: #bias_tensor, bn: #bn, pack: #pack
-                    }
+                out.push(Step::Layer {
+                    kernel: span(*kernel),
+                    kernel_tensor: self.tensor(&format!("{layer}/kernel")),
+                    bias: span(*bias),
+                    bias_tensor: own_bias.then(|| self.tensor(&format!("{layer}/bias"))),
+                    bn: bn.map(|bn| self.bn_tensors(bn)),
+                    pack,
                 });
             }
         }
         out
+    }
+
+    /// [`Layout::steps`] as `prepare::Step` literals.
+    pub fn prepare_steps(&self, graph: &Graph, rt: &TokenStream) -> Vec<TokenStream> {
+        let span = |s: Span| {
+            let (o, l) = (lit(s.offset), lit(s.len));
+            quote!(#rt::prepare::Span::new(#o, #l))
+        };
+        let bn_tokens = |b: &BnTensors| {
+            let (gamma, beta, mean, variance) = (lit(b.gamma), lit(b.beta), lit(b.mean), lit(b.variance));
+            let epsilon = proc_macro2::Literal::f32_unsuffixed(b.epsilon);
+            quote!(#rt::prepare::BnTensors { gamma: #gamma, beta: #beta, mean: #mean, variance: #variance, epsilon: #epsilon })
+        };
+        self.steps(graph)
+            .iter()
+            .map(|step| match step {
+                Step::BatchNorm { scale, shift, bn } => {
+                    let (scale, shift, bn) = (span(*scale), span(*shift), bn_tokens(bn));
+                    quote!(#rt::prepare::Step::BatchNorm { scale: #scale, shift: #shift, bn: #bn })
+                }
+                Step::Layer { kernel, kernel_tensor, bias, bias_tensor, bn, pack } => {
+                    let (kernel, bias, kernel_tensor) = (span(*kernel), span(*bias), lit(*kernel_tensor));
+                    let bias_tensor = match bias_tensor {
+                        Some(t) => {
+                            let t = lit(*t);
+                            quote!(Some(#t))
+                        }
+                        None => quote!(None),
+                    };
+                    let bn = match bn {
+                        Some(bn) => {
+                            let bn = bn_tokens(bn);
+                            quote!(Some(#bn))
+                        }
+                        None => quote!(None),
+                    };
+                    let pack = match *pack {
+                        Pack::Gemm { k, n } => {
+                            let (k, n) = (lit(k), lit(n));
+                            quote!(#rt::prepare::Pack::Gemm { k: #k, n: #n })
+                        }
+                        Pack::Depthwise { taps, c } => {
+                            let (taps, c) = (lit(taps), lit(c));
+                            quote!(#rt::prepare::Pack::Depthwise { taps: #taps, c: #c })
+                        }
+                    };
+                    quote! {
+                        #rt::prepare::Step::Layer {
+                            kernel: #kernel, kernel_tensor: #kernel_tensor, bias: #bias, bias_tensor: #bias_tensor, bn: #bn, pack: #pack
+                        }
+                    }
+                }
+            })
+            .collect()
     }
 }
 

@@ -8,8 +8,11 @@
 //! the [`Plan`] chose, and of one weight buffer prepared at load time
 //! ([`layout`]). Each call is preceded by the IR line it implements.
 
+mod embed;
 mod forward;
 mod layout;
+
+pub use embed::{Blob, EmbedError, blob_dir, generate_embedded};
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
@@ -58,15 +61,37 @@ impl Generated {
     }
 }
 
-/// Lowers, optimizes (if `options.fuse`), plans and emits `spec`.
+/// Lowers, optimizes (if `options.fuse`), plans and emits `spec`, for
+/// weights loaded at run time.
 pub fn generate(spec: &Spec, options: &Options) -> Result<Generated, SpecError> {
-    let graph = crate::lower(spec)?;
-    let graph = if options.fuse { passes::optimize(&graph) } else { graph };
-    Ok(emit(graph, options))
+    Ok(emit(graph_of(spec, options)?, options))
 }
 
-/// Emits the code of an already lowered (and possibly optimized) graph.
+/// The graph `options` compile `spec` to.
+fn graph_of(spec: &Spec, options: &Options) -> Result<Graph, SpecError> {
+    let graph = crate::lower(spec)?;
+    Ok(if options.fuse { passes::optimize(&graph) } else { graph })
+}
+
+/// Where a network's weights come from.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    /// A weights file read at run time (`load`): the network allocates its
+    /// prepared weights.
+    Loaded,
+    /// Prepared and packed at build time and compiled in, one blob per
+    /// packing (see [`generate_embedded`]).
+    Embedded(Vec<Blob>),
+}
+
+/// Emits the code of an already lowered (and possibly optimized) graph,
+/// for weights loaded at run time.
 pub fn emit(graph: Graph, options: &Options) -> Generated {
+    emit_with(graph, options, &Storage::Loaded)
+}
+
+/// Emits the code of a graph whose weights come from `storage`.
+pub fn emit_with(graph: Graph, options: &Options, storage: &Storage) -> Generated {
     let plan = Plan::of(&graph);
     let layout = Layout::of(&graph);
     let rt = &options.runtime;
@@ -107,7 +132,7 @@ pub fn emit(graph: Graph, options: &Options) -> Generated {
             pub fn forward_timed_on(&self, e: &dyn #rt::exec::Exec, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [f32; #arena_len], scratch: &mut [f32], times: &mut [f64; #count]) {
                 assert!(scratch.len() >= e.threads() * Self::SCRATCH_LEN, "scratch needs threads * SCRATCH_LEN floats");
                 use #rt::kernels as k;
-                let (w, isa): (&[f32], k::Isa) = (&self.w, self.isa);
+                let (w, isa): (&[f32], k::Isa) = self.parts();
                 let _ = (&w, &isa, &e, &input, &arena, &scratch);
                 #(#timed_steps)*
             }
@@ -124,12 +149,81 @@ pub fn emit(graph: Graph, options: &Options) -> Generated {
         arena_len
     );
 
+    let storage_items = match storage {
+        Storage::Loaded => quote! {
+            #[doc = #doc]
+            pub struct #name {
+                w: #rt::buffer::Buffer,
+                isa: #rt::kernels::Isa,
+            }
+
+            #[allow(unused_doc_comments, clippy::all)]
+            impl #name {
+                /// The tensors the weights file must hold (names, shapes and
+                /// layouts of the spec's framework: Keras or a torchvision state_dict).
+                pub const TENSORS: &'static [#rt::weights::TensorSpec<'static>] = &[#(#tensors),*];
+                /// How the weight buffer is prepared from [`Self::TENSORS`].
+                const PREPARE: &'static [#rt::prepare::Step] = &[#(#prepare),*];
+
+                /// Loads the weights from a safetensors file (named as the spec's
+                /// framework names them), for the fastest kernels this CPU runs.
+                pub fn load(path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<Self, #rt::weights::WeightError> {
+                    Self::load_with(path, #rt::kernels::Isa::detect())
+                }
+
+                /// Like [`Self::load`], for the kernels of `isa`.
+                pub fn load_with(path: impl ::core::convert::AsRef<::std::path::Path>, isa: #rt::kernels::Isa) -> ::core::result::Result<Self, #rt::weights::WeightError> {
+                    let t = #rt::weights::load_file(path.as_ref(), Self::TENSORS)?;
+                    Ok(Self::from_tensors(&t, isa))
+                }
+
+                /// Loads the weights from the bytes of a safetensors file.
+                pub fn from_safetensors(bytes: &[u8]) -> ::core::result::Result<Self, #rt::weights::WeightError> {
+                    Self::from_safetensors_with(bytes, #rt::kernels::Isa::detect())
+                }
+
+                /// Like [`Self::from_safetensors`], for the kernels of `isa`.
+                pub fn from_safetensors_with(bytes: &[u8], isa: #rt::kernels::Isa) -> ::core::result::Result<Self, #rt::weights::WeightError> {
+                    let t = #rt::weights::load_bytes("<safetensors bytes>", bytes, Self::TENSORS)?;
+                    Ok(Self::from_tensors(&t, isa))
+                }
+
+                /// Prepares the kernels' weights: BatchNorm folded where fused,
+                /// packed for `isa`. The only place the model allocates.
+                fn from_tensors(t: &[#rt::weights::Tensor], isa: #rt::kernels::Isa) -> Self {
+                    let mut w = #rt::buffer::Buffer::zeroed(#weights_len);
+                    #rt::prepare::run(Self::PREPARE, t, &mut w, isa);
+                    Self { w, isa }
+                }
+
+                /// The instruction set the kernels run with.
+                pub fn isa(&self) -> #rt::kernels::Isa {
+                    self.isa
+                }
+
+                /// The prepared weights and the kernels that read them.
+                #[inline]
+                fn parts(&self) -> (&[f32], #rt::kernels::Isa) {
+                    (&self.w, self.isa)
+                }
+
+                /// A zeroed arena for [`Self::forward`], on the heap (in huge
+                /// pages where the OS offers them); it derefs to the array.
+                pub fn new_arena() -> #rt::buffer::Arena<#arena_len> {
+                    #rt::buffer::Arena::new()
+                }
+
+                /// Zeroed scratch for [`Self::forward_on`] with `threads` threads.
+                pub fn new_scratch(threads: usize) -> ::std::vec::Vec<f32> {
+                    ::std::vec![0.0f32; threads * Self::SCRATCH_LEN]
+                }
+            }
+        },
+        Storage::Embedded(blobs) => embed::storage(&name, &doc, blobs, rt),
+    };
+
     let tokens = quote! {
-        #[doc = #doc]
-        pub struct #name {
-            w: #rt::buffer::Buffer,
-            isa: #rt::kernels::Isa,
-        }
+        #storage_items
 
         #[allow(unused_doc_comments, clippy::all)]
         impl #name {
@@ -145,67 +239,20 @@ pub fn emit(graph: Graph, options: &Options) -> Generated {
             pub const ARENA_LEN: usize = #arena_len;
             /// Floats of prepared weights the model holds.
             pub const WEIGHTS_LEN: usize = #weights_len;
-            /// The tensors the weights file must hold (names, shapes and
-            /// layouts of the spec's framework: Keras or a torchvision state_dict).
-            pub const TENSORS: &'static [#rt::weights::TensorSpec<'static>] = &[#(#tensors),*];
-            /// How the weight buffer is prepared from [`Self::TENSORS`].
-            const PREPARE: &'static [#rt::prepare::Step] = &[#(#prepare),*];
-
-            /// Loads the weights from a safetensors file (named as the spec's
-            /// framework names them), for the fastest kernels this CPU runs.
-            pub fn load(path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<Self, #rt::weights::WeightError> {
-                Self::load_with(path, #rt::kernels::Isa::detect())
-            }
-
-            /// Like [`Self::load`], for the kernels of `isa`.
-            pub fn load_with(path: impl ::core::convert::AsRef<::std::path::Path>, isa: #rt::kernels::Isa) -> ::core::result::Result<Self, #rt::weights::WeightError> {
-                let t = #rt::weights::load_file(path.as_ref(), Self::TENSORS)?;
-                Ok(Self::from_tensors(&t, isa))
-            }
-
-            /// Loads the weights from the bytes of a safetensors file.
-            pub fn from_safetensors(bytes: &[u8]) -> ::core::result::Result<Self, #rt::weights::WeightError> {
-                Self::from_safetensors_with(bytes, #rt::kernels::Isa::detect())
-            }
-
-            /// Like [`Self::from_safetensors`], for the kernels of `isa`.
-            pub fn from_safetensors_with(bytes: &[u8], isa: #rt::kernels::Isa) -> ::core::result::Result<Self, #rt::weights::WeightError> {
-                let t = #rt::weights::load_bytes("<safetensors bytes>", bytes, Self::TENSORS)?;
-                Ok(Self::from_tensors(&t, isa))
-            }
-
-            /// Prepares the kernels' weights: BatchNorm folded where fused,
-            /// packed for `isa`. The only place the model allocates.
-            fn from_tensors(t: &[#rt::weights::Tensor], isa: #rt::kernels::Isa) -> Self {
-                let mut w = #rt::buffer::Buffer::zeroed(#weights_len);
-                #rt::prepare::run(Self::PREPARE, t, &mut w, isa);
-                Self { w, isa }
-            }
-
-            /// The instruction set the kernels run with.
-            pub fn isa(&self) -> #rt::kernels::Isa {
-                self.isa
-            }
-
-            /// A zeroed arena for [`Self::forward`], on the heap (in huge
-            /// pages where the OS offers them); it derefs to the array.
-            pub fn new_arena() -> #rt::buffer::Arena<#arena_len> {
-                #rt::buffer::Arena::new()
-            }
-
             /// Floats of scratch per thread [`Self::forward_on`] needs.
             pub const SCRATCH_LEN: usize = #scratch_len;
 
             /// Runs the network on one image. Allocates nothing: every
             /// intermediate value lives in `arena`.
             pub fn forward(&self, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [f32; #arena_len]) {
-                self.steps(&#rt::exec::Serial, input, output, arena, &mut [])
+                let (w, isa) = self.parts();
+                Self::steps(w, isa, &#rt::exec::Serial, input, output, arena, &mut [])
             }
 
             /// Runs the network on one image with the threads of `exec`
-            /// (a [`mobilenet_runtime::exec::Pool`], created once), each
+            /// (a `mobilenet_runtime::exec::Pool`, created once), each
             /// kernel split between them. Allocates nothing; `scratch` holds
-            /// `exec.threads() * SCRATCH_LEN` floats ([`Self::new_scratch`]).
+            /// `exec.threads() * SCRATCH_LEN` floats.
             pub fn forward_on(
                 &self,
                 exec: &dyn #rt::exec::Exec,
@@ -215,20 +262,16 @@ pub fn emit(graph: Graph, options: &Options) -> Generated {
                 scratch: &mut [f32],
             ) {
                 assert!(scratch.len() >= exec.threads() * Self::SCRATCH_LEN, "scratch needs threads * SCRATCH_LEN floats");
-                self.steps(exec, input, output, arena, scratch)
+                let (w, isa) = self.parts();
+                Self::steps(w, isa, exec, input, output, arena, scratch)
             }
 
-            /// Zeroed scratch for [`Self::forward_on`] with `threads` threads.
-            pub fn new_scratch(threads: usize) -> ::std::vec::Vec<f32> {
-                ::std::vec![0.0f32; threads * Self::SCRATCH_LEN]
-            }
-
-            /// The steps of a forward pass. `scratch` is empty on one
-            /// thread (blocks use their scratch in the arena), else one
-            /// `SCRATCH_LEN` piece per thread of `e`.
-            fn steps(&self, e: &dyn #rt::exec::Exec, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [f32; #arena_len], scratch: &mut [f32]) {
+            /// The steps of a forward pass on the prepared weights `w`, with
+            /// the kernels of `isa`. `scratch` is empty on one thread (blocks
+            /// use their scratch in the arena), else one `SCRATCH_LEN` piece
+            /// per thread of `e`.
+            fn steps(w: &[f32], isa: #rt::kernels::Isa, e: &dyn #rt::exec::Exec, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [f32; #arena_len], scratch: &mut [f32]) {
                 use #rt::kernels as k;
-                let (w, isa): (&[f32], k::Isa) = (&self.w, self.isa);
                 let _ = (&w, &isa, &e, &input, &arena, &scratch);
                 #(#steps)*
             }

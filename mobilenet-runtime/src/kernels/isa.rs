@@ -9,6 +9,8 @@ use core::fmt;
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Isa(pub(crate) Kind);
 
+// Without `std` the x86 kinds exist only where the build enables them.
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Kind {
     /// Plain Rust on 8-float arrays (what the compiler makes of them for the
@@ -64,20 +66,93 @@ impl Isa {
         }
     }
 
-    /// Floats per vector.
-    pub(crate) fn lanes(self) -> usize {
+    /// The fastest kernels this CPU supports, without allocating and
+    /// without `std`: with `std`, run-time detection (cached by `std`);
+    /// without, the instruction sets the build enables for the target
+    /// (`-C target-feature` / `target-cpu`), else the portable kernels.
+    pub fn best() -> Isa {
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Isa(Kind::Avx512);
+            }
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                return Isa(Kind::Avx2);
+            }
+        }
+        #[cfg(all(not(feature = "std"), target_arch = "x86_64", target_feature = "avx512f"))]
+        return Isa(Kind::Avx512);
+        #[cfg(all(
+            not(feature = "std"),
+            target_arch = "x86_64",
+            not(target_feature = "avx512f"),
+            target_feature = "avx2",
+            target_feature = "fma"
+        ))]
+        return Isa(Kind::Avx2);
+        #[allow(unreachable_code)]
+        Isa::portable()
+    }
+
+    /// How weights are packed for these kernels.
+    pub const fn packing(self) -> Packing {
         match self.0 {
-            Kind::Portable | Kind::Avx2 => 8,
-            Kind::Avx512 => 16,
+            Kind::Portable | Kind::Avx2 => Packing::Narrow,
+            Kind::Avx512 => Packing::Wide,
         }
     }
 
+    /// Floats per vector.
+    pub(crate) const fn lanes(self) -> usize {
+        self.packing().lanes()
+    }
+
     /// Output channels per packed weight panel of the GEMM kernels.
-    pub(crate) fn panel(self) -> usize {
-        match self.0 {
-            Kind::Portable | Kind::Avx2 => 16,
-            Kind::Avx512 => 32,
+    pub(crate) const fn panel(self) -> usize {
+        self.packing().panel()
+    }
+}
+
+/// A weight layout: the vector width the kernels of an instruction set
+/// read packed weights with. Weights packed once per layout serve every
+/// instruction set of that layout, so an embedded network carries one copy
+/// per layout, not per instruction set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Packing {
+    /// 8-float vectors, 16-float GEMM panels: the portable and AVX2 kernels.
+    Narrow,
+    /// 16-float vectors, 32-float GEMM panels: the AVX-512 kernels.
+    Wide,
+}
+
+impl Packing {
+    /// Every layout.
+    pub const ALL: [Packing; 2] = [Packing::Narrow, Packing::Wide];
+
+    /// Floats per vector.
+    pub const fn lanes(self) -> usize {
+        match self {
+            Packing::Narrow => 8,
+            Packing::Wide => 16,
         }
+    }
+
+    /// Output channels per packed GEMM weight panel (two vectors).
+    pub const fn panel(self) -> usize {
+        2 * self.lanes()
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Packing::Narrow => "narrow",
+            Packing::Wide => "wide",
+        }
+    }
+}
+
+impl From<Isa> for Packing {
+    fn from(isa: Isa) -> Packing {
+        isa.packing()
     }
 }
 

@@ -47,7 +47,7 @@ pub use block::{BlockGeom, Stage, block};
 pub use conv::{ConvGeom, conv2d, pointwise};
 pub use dwconv::depthwise;
 pub use elementwise::{activation, add, batch_norm, mul_gate, rescale, softmax, softmax_in_place, zero_pad};
-pub use isa::Isa;
+pub use isa::{Isa, Packing};
 pub use pool::{dense, global_avg_pool, global_max_pool};
 
 /// Elementwise activations, with Keras' definitions.

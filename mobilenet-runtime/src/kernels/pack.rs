@@ -5,7 +5,7 @@
 //! compile time while the packing itself follows the instruction set chosen
 //! at load.
 
-use super::Isa;
+use super::Packing;
 
 /// Widest GEMM weight panel of any instruction set (AVX-512: 2 x 16 floats).
 pub const PANEL_MAX: usize = 32;
@@ -44,9 +44,10 @@ pub(crate) const fn depthwise_index(taps: usize, lanes: usize, t: usize, ch: usi
 }
 
 /// Packs `src` (`[k][n]`, row-major: Keras' Conv2D/Dense layout) into panels
-/// of the instruction set's width: `[ceil(n / panel)][k][panel]`, zero-padded.
-pub fn gemm(isa: Isa, src: &[f32], k: usize, n: usize, dst: &mut [f32]) {
-    let nr = isa.panel();
+/// of the layout's width (an [`super::Isa`] or a [`Packing`]):
+/// `[ceil(n / panel)][k][panel]`, zero-padded.
+pub fn gemm(packing: impl Into<Packing>, src: &[f32], k: usize, n: usize, dst: &mut [f32]) {
+    let nr = packing.into().panel();
     assert!(src.len() == k * n && dst.len() >= gemm_len(k, n));
     dst.fill(0.0);
     for p in 0..n.div_ceil(nr) {
@@ -62,8 +63,8 @@ pub fn gemm(isa: Isa, src: &[f32], k: usize, n: usize, dst: &mut [f32]) {
 /// with `c` the output channels) by vectors of channels:
 /// `[ceil(c / lanes)][taps][lanes]`, zero-padded, so a channel block's taps
 /// are contiguous.
-pub fn depthwise(isa: Isa, src: &[f32], taps: usize, c: usize, dst: &mut [f32]) {
-    let lanes = isa.lanes();
+pub fn depthwise(packing: impl Into<Packing>, src: &[f32], taps: usize, c: usize, dst: &mut [f32]) {
+    let lanes = packing.into().lanes();
     assert!(src.len() == taps * c && dst.len() >= depthwise_len(taps, c));
     dst.fill(0.0);
     for t in 0..taps {
