@@ -172,6 +172,7 @@ fn bad_command_line_options_are_errors() {
     for (args, needle) in [
         (&["spec", "v2", "--alpha", "0"][..], "alpha must be a finite number > 0"),
         (&["spec", "v2", "--alpha", "NaN"][..], "alpha must be a finite number > 0"),
+        (&["spec", "v2", "--alpha", "-1"][..], "alpha must be a finite number > 0, found -1"),
         (&["spec", "v2", "--resolution", "16x224"][..], "too small for the network's strides"),
         (&["spec", "v2", "--resolution", "224y224"][..], "invalid resolution"),
         (&["spec", "v2", "--classes", "0"][..], "classes must be at least 1"),

@@ -37,7 +37,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = FrameworkArg::Keras)]
         framework: FrameworkArg,
         /// Width multiplier (torchvision's width_mult).
-        #[arg(long, default_value_t = 1.0)]
+        // Negative numbers are values here, so that `--alpha -1` reaches the
+        // "alpha must be > 0" check instead of reading as an unknown flag.
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
         alpha: f64,
         /// Input resolution, `HxW` or `S` for square.
         #[arg(long, default_value = "224x224", value_parser = parse_resolution)]
