@@ -14,12 +14,11 @@ pub struct Aligned<const N: usize>(pub [u8; N]);
 impl<const N: usize> Aligned<N> {
     /// The bytes as the little-endian `f32`s they hold.
     ///
-    /// # Panics
-    /// At compile time (in a `const`), if `N` is not a multiple of 4 or the
-    /// target is big-endian (the blobs are written little-endian).
+    /// Fails to compile if `N` is not a multiple of 4 or the target is
+    /// big-endian (the blobs are written little-endian).
     pub const fn floats(&'static self) -> &'static [f32] {
-        assert!(N % 4 == 0, "embedded weights are whole f32s");
-        assert!(cfg!(target_endian = "little"), "embedded weights are little-endian");
+        const { assert!(N.is_multiple_of(4), "embedded weights are whole f32s") };
+        const { assert!(cfg!(target_endian = "little"), "embedded weights are little-endian") };
         // SAFETY: `Aligned` is 64-byte aligned, more than `f32` needs; the
         // `N / 4` floats lie within the `N` bytes, which live for 'static
         // and are never written (a shared reference to them exists); every
