@@ -64,6 +64,8 @@ type Rows = core::ops::Range<usize>;
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn avx2(g: &ConvGeom, rows: Rows, x: &[f32], w: &[f32], b: &[f32], act: Act, r: Opt<'_>, y: &mut [f32]) {
+    // SAFETY: this function's target features are the ones `Avx2` needs; the caller checked the lengths
+    // (`depthwise`).
     unsafe { run::<super::simd::Avx2>(g, rows, x, w, b, act, r, y) }
 }
 
@@ -71,6 +73,8 @@ unsafe fn avx2(g: &ConvGeom, rows: Rows, x: &[f32], w: &[f32], b: &[f32], act: A
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn avx512(g: &ConvGeom, rows: Rows, x: &[f32], w: &[f32], b: &[f32], act: Act, r: Opt<'_>, y: &mut [f32]) {
+    // SAFETY: this function's target features are the ones `Avx512` needs; the caller checked the lengths
+    // (`depthwise`).
     unsafe { run::<super::simd::Avx512>(g, rows, x, w, b, act, r, y) }
 }
 
@@ -96,11 +100,17 @@ unsafe fn run<V: Kernels>(
         for (ky, r) in rows.iter_mut().enumerate().take(g.kh) {
             let iy = top + ky as isize;
             if iy >= 0 && (iy as usize) < g.h {
+                // SAFETY: `iy < g.h`, so the row starts inside `x` (`h * w * cin` floats, checked by
+                // `depthwise`).
                 *r = unsafe { x.add(iy as usize * g.w * g.cin) };
             }
         }
         let o = (oy - first) * g.ow * g.cout;
+        // SAFETY: `res` holds the rows of this part (checked by `depthwise`); `o` is the offset of row `oy`
+        // in it.
         let r = if res.is_null() { res } else { unsafe { res.add(o) } };
+        // SAFETY: `rows` point at input rows or are null, `y.add(o)` at output row `oy` of this part, `w` and
+        // `bias` are packed for `g` (all checked by `depthwise`); `V` matches the function's target features.
         unsafe { row::<V>(g, &rows[..g.kh], w.as_ptr(), bias.as_ptr(), act, r, y.add(o)) };
     }
 }
@@ -119,6 +129,8 @@ pub(crate) unsafe fn row_dispatch(
     act: Act,
     out: *mut f32,
 ) {
+    // SAFETY: the caller's contract (rows, `w`, `bias`, `out` as documented); `isa` proves the CPU has the
+    // instructions of the kernels it selects.
     unsafe {
         match isa.0 {
             Kind::Portable => row::<super::simd::Portable>(g, rows, w, bias, act, core::ptr::null(), out),
@@ -135,12 +147,16 @@ pub(crate) unsafe fn row_dispatch(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn row_avx2(g: &ConvGeom, rows: &[*const f32], w: *const f32, b: *const f32, act: Act, out: *mut f32) {
+    // SAFETY: this function's target features are the ones `Avx2` needs; the pointers are the caller's
+    // (`row_dispatch`).
     unsafe { row::<super::simd::Avx2>(g, rows, w, b, act, core::ptr::null(), out) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn row_avx512(g: &ConvGeom, rows: &[*const f32], w: *const f32, b: *const f32, act: Act, out: *mut f32) {
+    // SAFETY: this function's target features are the ones `Avx512` needs; the pointers are the caller's
+    // (`row_dispatch`).
     unsafe { row::<super::simd::Avx512>(g, rows, w, b, act, core::ptr::null(), out) }
 }
 
@@ -162,6 +178,8 @@ pub(crate) unsafe fn row<V: Kernels>(
     y: *mut f32,
 ) {
     let px = Pixel { c: g.cin, w, bias, act };
+    // SAFETY: the caller's contract: `rows` hold `g.kh` input rows (or null), `y` and `res` an output row,
+    // `w` and `bias` packed for `g`.
     unsafe {
         match (g.kh, g.kw, g.sw) {
             (3, 3, 1) => row_groups::<V, 3, 1>(g, &px, rows, res, y),
@@ -233,6 +251,9 @@ unsafe fn row_groups<V: Kernels, const K: usize, const S: usize>(
             m
         };
         let grp = Group { rows: &ptrs, left: left * c as isize, inside, x0, full };
+        // SAFETY: the group's `np` pixels from `x0` lie in the output row (`x0 + np <= g.ow`), its window
+        // columns are read only where `inside` says they are in the image, and `clipped` handles the channel
+        // tail; the rest is the caller's contract.
         unsafe {
             // Stride 2 only instantiates the group sizes it uses.
             match (np, S) {
@@ -264,6 +285,7 @@ unsafe fn group_n<V: Kernels, const K: usize, const S: usize, const P: usize>(
     res: *const f32,
     y: *mut f32,
 ) {
+    // SAFETY: the caller's contract, passed on; `inside == u32::MAX` is what `ALL = true` assumes.
     unsafe {
         if grp.inside == u32::MAX {
             V::dw_group::<K, S, P, true>(px, grp, res, y)
@@ -279,6 +301,7 @@ unsafe fn act_all<V: Simd, const P: usize>(acc: &mut [V; P], act: Act) {
     macro_rules! each {
         ($a:expr) => {
             for v in acc.iter_mut() {
+                // SAFETY: the caller's contract: the CPU has `V`'s instructions; no memory is accessed.
                 *v = unsafe { v.act($a) };
             }
         };
@@ -331,6 +354,9 @@ pub(super) unsafe fn group<V: Simd, const K: usize, const S: usize, const P: usi
     const { assert!((P - 1) * S + K <= MAX_SPAN, "a group spans at most MAX_SPAN columns") };
     let c = px.c;
     let mut wb = px.w;
+    // SAFETY: whole vectors of channels (`full * LANES <= c`) of window columns inside the image (`ALL`, or
+    // the `inside` bits) of non-null rows, and of the group's `P` output pixels; weights and bias packed for
+    // `c`.
     unsafe {
         for cb in 0..grp.full {
             let o = cb * V::LANES;
@@ -409,6 +435,8 @@ unsafe fn clipped<V: Simd>(
     let taps = g.kh * g.kw;
     for cb in (from..c).step_by(V::LANES) {
         let n = V::LANES.min(c - cb);
+        // SAFETY: `n` lanes from channel `cb` of input columns `kx0..kx1` (clipped to the image) of non-null
+        // rows, and of output pixel `ox`; weights and bias packed for `c` (padded to whole vectors).
         unsafe {
             let wb = px.w.add(cb * taps);
             let mut acc = V::load(px.bias.add(cb));

@@ -96,12 +96,14 @@ pub(crate) unsafe fn gemm_ptr(isa: Isa, g: &Gemm<'_>, y: *mut f32, y_len: usize)
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn avx2(g: &Gemm<'_>, y: *mut f32) {
+    // SAFETY: this function's target features are the ones `Avx2` needs; lengths checked by `gemm_ptr`.
     unsafe { run::<super::simd::Avx2>(g, y) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn avx512(g: &Gemm<'_>, y: *mut f32) {
+    // SAFETY: this function's target features are the ones `Avx512` needs; lengths checked by `gemm_ptr`.
     unsafe { run::<super::simd::Avx512>(g, y) }
 }
 
@@ -109,6 +111,7 @@ unsafe fn avx512(g: &Gemm<'_>, y: *mut f32) {
 #[inline(always)]
 unsafe fn run<V: Kernels>(g: &Gemm<'_>, y: *mut f32) {
     if g.m == 1 && g.koff.is_none() {
+        // SAFETY: one row read in order, lengths as `check` requires (the caller's contract).
         return unsafe { gemv::<V>(g, y) };
     }
     let nr = 2 * V::LANES;
@@ -137,6 +140,7 @@ unsafe fn run<V: Kernels>(g: &Gemm<'_>, y: *mut f32) {
         // while its output rows are in L1 (no partial output lines written
         // back and re-read per panel: what small-k layers are bound by).
         for (r, rows) in even(0, g.m, V::MR) {
+            // SAFETY: the band's rows and every panel lie within the lengths `check` verified.
             unsafe { band_for::<V>(rows, &tile_at(r, 0), panels, g.n) };
         }
         return;
@@ -177,6 +181,7 @@ unsafe fn run<V: Kernels>(g: &Gemm<'_>, y: *mut f32) {
                     t.k = k1 - k0;
                     t.first = k0 == 0;
                     t.last = k1 == g.k;
+                    // SAFETY: the tile's rows, columns and `k` slice lie within the lengths `check` verified.
                     unsafe { tile_for::<V>(rows, &t) };
                 }
                 k0 = k1;
@@ -200,6 +205,7 @@ pub(super) fn even(start: usize, len: usize, max: usize) -> impl Iterator<Item =
 /// The micro-kernel for a tile of `rows` rows, one or two vectors wide.
 #[inline(always)]
 unsafe fn tile_for<V: Kernels>(rows: usize, t: &Tile) {
+    // SAFETY: the caller's contract (a tile within the checked lengths, at most MR rows).
     unsafe {
         match (t.cols <= V::LANES, t.koff.is_null()) {
             (true, true) => tile_rows::<V, 1, false>(rows, t),
@@ -228,6 +234,7 @@ unsafe fn gemv<V: Simd>(g: &Gemm<'_>, y: *mut f32) {
     let panels = g.n.div_ceil(2 * V::LANES);
     let mut p = 0;
     while p < panels {
+        // SAFETY: panels `p..p + P` exist (`P <= panels - p`); lengths as `check` verified.
         unsafe {
             match panels - p {
                 1 => gemv_panels::<V, 1>(g, y, p),
@@ -251,6 +258,8 @@ const GEMV_PANELS: usize = 6;
 unsafe fn gemv_panels<V: Simd, const P: usize>(g: &Gemm<'_>, y: *mut f32, p0: usize) {
     let nr = 2 * V::LANES;
     let x = g.x.as_ptr();
+    // SAFETY: panels `p0..p0 + P` of `w` and `bias` exist, `x` holds `k` inputs and `y` the panels' columns
+    // (as `check` verified); stores are cut to the valid columns.
     unsafe {
         let b = g.w.as_ptr().add(p0 * g.k * nr);
         let bias = g.bias.as_ptr().add(p0 * nr);
@@ -325,6 +334,7 @@ pub(super) struct Tile {
 /// only about a hundred cycles of work.
 #[inline(always)]
 unsafe fn band_for<V: Kernels>(rows: usize, t: &Tile, panels: usize, n: usize) {
+    // SAFETY: the caller's contract (a band within the checked lengths); each arm's row count is at most MR.
     unsafe {
         match (rows, t.koff.is_null()) {
             (6, true) if V::MR >= 6 => band::<V, 6, false>(t, panels, n),
@@ -358,6 +368,7 @@ fn panel_tile<V: Simd>(t: &Tile, p: usize, n: usize) -> Tile {
 unsafe fn band<V: Kernels, const MR: usize, const OFF: bool>(t: &Tile, panels: usize, n: usize) {
     for p in 0..panels {
         let tp = panel_tile::<V>(t, p, n);
+        // SAFETY: the panel's tile lies within the band the caller checked.
         unsafe { if tp.cols <= V::LANES { V::gemm_tile::<1, OFF>(MR, &tp) } else { V::gemm_tile::<2, OFF>(MR, &tp) } }
     }
 }
@@ -379,6 +390,8 @@ pub(super) unsafe fn tile<V: Simd, const MR: usize, const NV: usize, const OFF: 
     const { assert!(MR <= 12, "unroll12! walks the rows") };
     let n0 = t.cols.min(V::LANES);
     let n1 = t.cols.saturating_sub(V::LANES);
+    // SAFETY: the caller's contract: the tile's `MR` rows of `k` inputs (or offsets), `k` panel rows, bias
+    // and output lie within the checked lengths; loads and stores are cut to `cols`.
     unsafe {
         let (b0, b1) = (V::load(t.bias), V::load(t.bias.add(V::LANES)));
         let mut acc0 = [b0; MR];
@@ -484,6 +497,7 @@ pub(super) unsafe fn tile<V: Simd, const MR: usize, const NV: usize, const OFF: 
 /// LLVM keep the k loop's accumulators in memory.
 #[inline(always)]
 unsafe fn act_rows<V: Simd, const MR: usize>(mut v: [V; MR], act: Act) -> [V; MR] {
+    // SAFETY: the caller's contract: the CPU has `V`'s instructions; no memory is accessed.
     unsafe {
         match act {
             Act::Identity => {}

@@ -7,6 +7,7 @@ use super::{Isa, isa::Kind};
 /// every current x86 core.
 #[inline(always)]
 unsafe fn chains<V: Simd>(iters: usize) -> f32 {
+    // SAFETY: the caller's contract: the CPU has `V`'s instructions; `out` holds 16 floats, at least `LANES`.
     unsafe {
         let mut acc = [V::splat(0.5); 12];
         let (a, b) = (V::splat(1.000_000_1), V::splat(-0.000_000_1));
@@ -28,12 +29,14 @@ unsafe fn chains<V: Simd>(iters: usize) -> f32 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn avx2(iters: usize) -> f32 {
+    // SAFETY: this function's target features are the ones `Avx2` needs.
     unsafe { chains::<super::simd::Avx2>(iters) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn avx512(iters: usize) -> f32 {
+    // SAFETY: this function's target features are the ones `Avx512` needs.
     unsafe { chains::<super::simd::Avx512>(iters) }
 }
 
@@ -43,6 +46,7 @@ pub(super) fn measure(isa: Isa) -> f64 {
         Kind::Avx2 => (8, avx2),
         #[cfg(target_arch = "x86_64")]
         Kind::Avx512 => (16, avx512),
+        // SAFETY: the portable kernels need no instructions beyond the baseline.
         _ => (8, |n| unsafe { chains::<super::simd::Portable>(n) }),
     };
     let iters = 20_000_000;

@@ -7,10 +7,19 @@
 //! x86 ones require their instructions; [`super::Isa`] is the proof that
 //! the CPU has them.
 
-#![allow(clippy::missing_safety_doc)]
+#![allow(clippy::missing_safety_doc)] // the trait's `# Safety` covers every method
 
 use super::Act;
 
+/// A vector of `LANES` floats.
+///
+/// # Safety
+/// Every method may only be called on a CPU that has the type's
+/// instructions (an [`super::Isa`] of the type proves it: AVX2 and FMA for
+/// `Avx2`, AVX-512F for `Avx512`, nothing for `Portable`). A method that
+/// takes a pointer reads (or writes) `LANES` floats from it, or the first
+/// `n` for the `_partial` ones, which must be valid for that access;
+/// `prefetch` and `prefetch_write` take any address.
 pub(crate) trait Simd: Copy {
     const LANES: usize;
     /// Rows of the GEMM micro-kernel (it computes `MR x 2*LANES` outputs).
@@ -37,6 +46,8 @@ pub(crate) trait Simd: Copy {
     #[inline(always)]
     unsafe fn prefetch(p: *const f32) {
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch is a hint that reads nothing and cannot fault, at any address (SSE, baseline on
+        // x86-64).
         unsafe {
             core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
         }
@@ -50,6 +61,8 @@ pub(crate) trait Simd: Copy {
     #[inline(always)]
     unsafe fn prefetch_write(p: *const f32) {
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch is a hint that reads nothing and cannot fault, at any address (SSE, baseline on
+        // x86-64).
         unsafe {
             core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_ET0 }>(p as *const i8)
         }
@@ -59,16 +72,19 @@ pub(crate) trait Simd: Copy {
 
     #[inline(always)]
     unsafe fn zero() -> Self {
+        // SAFETY: the trait's contract: the CPU has the instructions; no memory is accessed.
         unsafe { Self::splat(0.0) }
     }
 
     #[inline(always)]
     unsafe fn load_n(p: *const f32, n: usize) -> Self {
+        // SAFETY: the trait's contract: the CPU has the instructions; no memory is accessed.
         unsafe { if n >= Self::LANES { Self::load(p) } else { Self::load_partial(p, n) } }
     }
 
     #[inline(always)]
     unsafe fn store_n(self, p: *mut f32, n: usize) {
+        // SAFETY: the trait's contract: the CPU has the instructions; no memory is accessed.
         unsafe { if n >= Self::LANES { self.store(p) } else { self.store_partial(p, n) } }
     }
 
@@ -76,6 +92,7 @@ pub(crate) trait Simd: Copy {
     /// appears in custom heads).
     #[inline(always)]
     unsafe fn act(self, act: Act) -> Self {
+        // SAFETY: the trait's contract: the CPU has the instructions; no memory is accessed.
         unsafe {
             match act {
                 Act::Identity => self,
@@ -128,23 +145,27 @@ impl Simd for Portable {
     }
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
+        // SAFETY: the trait's contract: `p` is valid for the access, the CPU has the instructions.
         unsafe { Portable(core::ptr::read_unaligned(p as *const [f32; 8])) }
     }
     #[inline(always)]
     unsafe fn load_partial(p: *const f32, n: usize) -> Self {
         let mut r = [0.0; 8];
         for (i, v) in r.iter_mut().enumerate().take(n) {
+            // SAFETY: the trait's contract: `p` is valid for the access, the CPU has the instructions.
             *v = unsafe { *p.add(i) };
         }
         Portable(r)
     }
     #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
+        // SAFETY: the trait's contract: `p` is valid for the access, the CPU has the instructions.
         unsafe { core::ptr::write_unaligned(p as *mut [f32; 8], self.0) }
     }
     #[inline(always)]
     unsafe fn store_partial(self, p: *mut f32, n: usize) {
         for i in 0..n {
+            // SAFETY: the trait's contract: `p` is valid for the access, the CPU has the instructions.
             unsafe { *p.add(i) = self.0[i] };
         }
     }
@@ -191,6 +212,7 @@ mod x86 {
     #[inline(always)]
     unsafe fn mask8(n: usize) -> __m256i {
         const ONES: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+        // SAFETY: `n <= 8`, so the 8 lanes read from `ONES[8 - n..]` lie within the 16-element array.
         unsafe { _mm256_loadu_si256(ONES.as_ptr().add(8 - n) as *const __m256i) }
     }
 
@@ -200,42 +222,52 @@ mod x86 {
 
         #[inline(always)]
         unsafe fn splat(v: f32) -> Self {
+            // SAFETY: the trait's contract: the CPU has the instructions; no memory is accessed.
             unsafe { Avx2(_mm256_set1_ps(v)) }
         }
         #[inline(always)]
         unsafe fn load(p: *const f32) -> Self {
+            // SAFETY: the trait's contract: `p` is valid for the access, the CPU has the instructions.
             unsafe { Avx2(_mm256_loadu_ps(p)) }
         }
         #[inline(always)]
         unsafe fn load_partial(p: *const f32, n: usize) -> Self {
+            // SAFETY: the trait's contract: `p` is valid for the access, the CPU has the instructions.
             unsafe { Avx2(_mm256_maskload_ps(p, mask8(n))) }
         }
         #[inline(always)]
         unsafe fn store(self, p: *mut f32) {
+            // SAFETY: the trait's contract: `p` is valid for the access, the CPU has the instructions.
             unsafe { _mm256_storeu_ps(p, self.0) }
         }
         #[inline(always)]
         unsafe fn store_partial(self, p: *mut f32, n: usize) {
+            // SAFETY: the trait's contract: `p` is valid for the access, the CPU has the instructions.
             unsafe { _mm256_maskstore_ps(p, mask8(n), self.0) }
         }
         #[inline(always)]
         unsafe fn fmadd(a: Self, b: Self, c: Self) -> Self {
+            // SAFETY: the trait's contract: the CPU has the instructions; no memory is accessed.
             unsafe { Avx2(_mm256_fmadd_ps(a.0, b.0, c.0)) }
         }
         #[inline(always)]
         unsafe fn add(self, o: Self) -> Self {
+            // SAFETY: the trait's contract: the CPU has the instructions; no memory is accessed.
             unsafe { Avx2(_mm256_add_ps(self.0, o.0)) }
         }
         #[inline(always)]
         unsafe fn mul(self, o: Self) -> Self {
+            // SAFETY: the trait's contract: the CPU has the instructions; no memory is accessed.
             unsafe { Avx2(_mm256_mul_ps(self.0, o.0)) }
         }
         #[inline(always)]
         unsafe fn max(self, o: Self) -> Self {
+            // SAFETY: the trait's contract: the CPU has the instructions; no memory is accessed.
             unsafe { Avx2(_mm256_max_ps(self.0, o.0)) }
         }
         #[inline(always)]
         unsafe fn min(self, o: Self) -> Self {
+            // SAFETY: the trait's contract: the CPU has the instructions; no memory is accessed.
             unsafe { Avx2(_mm256_min_ps(self.0, o.0)) }
         }
     }
@@ -255,42 +287,52 @@ mod x86 {
 
         #[inline(always)]
         unsafe fn splat(v: f32) -> Self {
+            // SAFETY: the trait's contract: the CPU has the instructions; no memory is accessed.
             unsafe { Avx512(_mm512_set1_ps(v)) }
         }
         #[inline(always)]
         unsafe fn load(p: *const f32) -> Self {
+            // SAFETY: the trait's contract: `p` is valid for the access, the CPU has the instructions.
             unsafe { Avx512(_mm512_loadu_ps(p)) }
         }
         #[inline(always)]
         unsafe fn load_partial(p: *const f32, n: usize) -> Self {
+            // SAFETY: the trait's contract: `p` is valid for the access, the CPU has the instructions.
             unsafe { Avx512(_mm512_maskz_loadu_ps(mask16(n), p)) }
         }
         #[inline(always)]
         unsafe fn store(self, p: *mut f32) {
+            // SAFETY: the trait's contract: `p` is valid for the access, the CPU has the instructions.
             unsafe { _mm512_storeu_ps(p, self.0) }
         }
         #[inline(always)]
         unsafe fn store_partial(self, p: *mut f32, n: usize) {
+            // SAFETY: the trait's contract: `p` is valid for the access, the CPU has the instructions.
             unsafe { _mm512_mask_storeu_ps(p, mask16(n), self.0) }
         }
         #[inline(always)]
         unsafe fn fmadd(a: Self, b: Self, c: Self) -> Self {
+            // SAFETY: the trait's contract: the CPU has the instructions; no memory is accessed.
             unsafe { Avx512(_mm512_fmadd_ps(a.0, b.0, c.0)) }
         }
         #[inline(always)]
         unsafe fn add(self, o: Self) -> Self {
+            // SAFETY: the trait's contract: the CPU has the instructions; no memory is accessed.
             unsafe { Avx512(_mm512_add_ps(self.0, o.0)) }
         }
         #[inline(always)]
         unsafe fn mul(self, o: Self) -> Self {
+            // SAFETY: the trait's contract: the CPU has the instructions; no memory is accessed.
             unsafe { Avx512(_mm512_mul_ps(self.0, o.0)) }
         }
         #[inline(always)]
         unsafe fn max(self, o: Self) -> Self {
+            // SAFETY: the trait's contract: the CPU has the instructions; no memory is accessed.
             unsafe { Avx512(_mm512_max_ps(self.0, o.0)) }
         }
         #[inline(always)]
         unsafe fn min(self, o: Self) -> Self {
+            // SAFETY: the trait's contract: the CPU has the instructions; no memory is accessed.
             unsafe { Avx512(_mm512_min_ps(self.0, o.0)) }
         }
     }
