@@ -4,20 +4,8 @@
 
 mod common;
 
-use common::Fixture;
-use mobilenet_runtime::Network;
+use common::{Fixture, run_all};
 use mobilenet_runtime::kernels::Isa;
-
-/// Every image of the fixture through `net`.
-fn run_all<N: Network>(net: &N, fixture: &Fixture) -> Vec<f32> {
-    let input = fixture.input();
-    let mut arena = vec![0.0; N::ARENA_LEN];
-    let mut out = vec![0.0; input.shape[0] * N::OUTPUT_LEN];
-    for (x, y) in input.data.chunks(N::INPUT_LEN).zip(out.chunks_mut(N::OUTPUT_LEN)) {
-        net.run(x, y, &mut arena);
-    }
-    out
-}
 
 macro_rules! embedded_equals_loaded {
     ($test:ident, $dir:literal, $spec:literal, $weights:literal) => {

@@ -3,24 +3,13 @@
 
 mod common;
 
-use common::{Fixture, assert_logits_match, max_abs_diff, shared_fixtures};
+use common::{Fixture, assert_logits_match, max_abs_diff, run_all, shared_fixtures};
 use mobilenet_compiler::weights::Weights;
 use mobilenet_compiler::{interp, lower};
 use mobilenet_runtime::Network;
 use mobilenet_runtime::exec::{Exec, Pool};
 use mobilenet_runtime::kernels::Isa;
 use ndarray::{ArrayD, IxDyn};
-
-/// Runs every image of the fixture through `net`.
-fn run_all<N: Network>(net: &N, fixture: &Fixture) -> Vec<f32> {
-    let input = fixture.input();
-    let mut arena = vec![0.0; N::ARENA_LEN];
-    let mut out = vec![0.0; input.shape[0] * N::OUTPUT_LEN];
-    for (x, y) in input.data.chunks(N::INPUT_LEN).zip(out.chunks_mut(N::OUTPUT_LEN)) {
-        net.run(x, y, &mut arena);
-    }
-    out
-}
 
 fn interpreter(fixture: &Fixture) -> Vec<f32> {
     let graph = lower(&fixture.spec()).unwrap();

@@ -143,6 +143,17 @@ pub fn fixtures_in(dir: &Path) -> Vec<Fixture> {
     dirs.iter().map(|d| Fixture::open(d)).collect()
 }
 
+/// Every image of the fixture through `net`, one after the other.
+pub fn run_all<N: mobilenet_runtime::Network>(net: &N, fixture: &Fixture) -> Vec<f32> {
+    let input = fixture.input();
+    let mut arena = vec![0.0; N::ARENA_LEN];
+    let mut out = vec![0.0; input.shape[0] * N::OUTPUT_LEN];
+    for (x, y) in input.data.chunks(N::INPUT_LEN).zip(out.chunks_mut(N::OUTPUT_LEN)) {
+        net.run(x, y, &mut arena);
+    }
+    out
+}
+
 /// Largest absolute difference and the largest magnitude of `expected`.
 pub fn max_abs_diff(actual: &[f32], expected: &[f32]) -> (f32, f32) {
     assert_eq!(actual.len(), expected.len(), "element counts differ");

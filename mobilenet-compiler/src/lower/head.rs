@@ -84,15 +84,7 @@ pub(super) fn head(l: &mut Lowerer<'_>, x: NodeId) -> Result<NodeId, SpecError> 
                 match &layer.value {
                     HeadLayer::Dense(d) => {
                         let name = d.name.clone().unwrap_or_else(|| l.names.next("dense"));
-                        let activation = match d.activation {
-                            DenseActivation::Linear => None,
-                            DenseActivation::Relu => Some(DenseAct::Elementwise(Act::Relu)),
-                            DenseActivation::Relu6 => Some(DenseAct::Elementwise(Act::Relu6)),
-                            DenseActivation::Sigmoid => Some(DenseAct::Elementwise(Act::Sigmoid)),
-                            DenseActivation::HardSigmoid => Some(DenseAct::Elementwise(Act::HardSigmoid)),
-                            DenseActivation::HardSwish => Some(DenseAct::Elementwise(Act::HardSwish)),
-                            DenseActivation::Softmax => Some(DenseAct::Softmax),
-                        };
+                        let activation = dense_activation(d.activation);
                         x = dense(l, x, name, d.units, d.use_bias, activation, at)?;
                     }
                     HeadLayer::BatchNorm(bn) => {
@@ -113,6 +105,20 @@ pub(super) fn head(l: &mut Lowerer<'_>, x: NodeId) -> Result<NodeId, SpecError> 
             Ok(x)
         }
     }
+}
+
+/// What a custom head's dense layer applies to its output.
+pub(super) fn dense_activation(a: DenseActivation) -> Option<DenseAct> {
+    let act = match a {
+        DenseActivation::Linear => return None,
+        DenseActivation::Softmax => return Some(DenseAct::Softmax),
+        DenseActivation::Relu => Act::Relu,
+        DenseActivation::Relu6 => Act::Relu6,
+        DenseActivation::Sigmoid => Act::Sigmoid,
+        DenseActivation::HardSigmoid => Act::HardSigmoid,
+        DenseActivation::HardSwish => Act::HardSwish,
+    };
+    Some(DenseAct::Elementwise(act))
 }
 
 /// Keras' `Activation(classifier_activation, name="predictions")`: a softmax

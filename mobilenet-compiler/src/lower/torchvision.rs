@@ -21,9 +21,7 @@ use serde_saphyr::Location;
 
 use super::{Lowerer, Pad, width};
 use crate::ir::{Act, BatchNorm, ConvKind, Dense, DenseAct, NodeId, Op, Pool};
-use crate::spec::{
-    ClassifierActivation, DenseActivation, Family, Head, HeadInput, HeadLayer, Nonlinearity, Pooling, SpecError,
-};
+use crate::spec::{ClassifierActivation, Family, Head, HeadInput, HeadLayer, Nonlinearity, Pooling, SpecError};
 
 pub(super) fn backbone(l: &mut Lowerer<'_>, input: NodeId) -> Result<NodeId, SpecError> {
     match l.spec.model.family {
@@ -247,15 +245,7 @@ pub(super) fn head(l: &mut Lowerer<'_>, x: NodeId) -> Result<NodeId, SpecError> 
                 index += 1;
                 match &layer.value {
                     HeadLayer::Dense(d) => {
-                        let activation = match d.activation {
-                            DenseActivation::Linear => None,
-                            DenseActivation::Relu => Some(DenseAct::Elementwise(Act::Relu)),
-                            DenseActivation::Relu6 => Some(DenseAct::Elementwise(Act::Relu6)),
-                            DenseActivation::Sigmoid => Some(DenseAct::Elementwise(Act::Sigmoid)),
-                            DenseActivation::HardSigmoid => Some(DenseAct::Elementwise(Act::HardSigmoid)),
-                            DenseActivation::HardSwish => Some(DenseAct::Elementwise(Act::HardSwish)),
-                            DenseActivation::Softmax => Some(DenseAct::Softmax),
-                        };
+                        let activation = super::head::dense_activation(d.activation);
                         index += usize::from(activation.is_some());
                         let name = d.name.clone().unwrap_or(default);
                         x = dense(l, x, name, d.units, d.use_bias, activation, at)?;
