@@ -54,6 +54,12 @@ impl Weights {
 pub fn specs(params: &[Param]) -> Vec<TensorSpec<'_>> {
     params
         .iter()
-        .map(|p| TensorSpec { key: &p.file_key, alt_key: p.alt_key.as_deref(), shape: &p.file_shape, layout: p.layout })
+        .map(|p| TensorSpec {
+            key: &p.file_key,
+            alt_key: p.alt_key.as_deref(),
+            shape: &p.file_shape,
+            layout: p.layout,
+            non_negative: p.non_negative,
+        })
         .collect()
 }

@@ -83,8 +83,7 @@ fn every_problem_is_reported_with_names_and_shapes() {
     t.insert("conv_preds/kernel".into(), (dt, vec![1, 1, 10, 256], data));
     t.insert("optimizer/iterations".into(), (Dtype::F32, vec![1], vec![0; 4]));
     let (_, shape, data) = t.remove("conv1_bn/beta").unwrap();
-    let halves: Vec<u8> = data.chunks(4).flat_map(|c| [c[2], c[3]]).collect();
-    t.insert("conv1_bn/beta".into(), (Dtype::F16, shape, halves));
+    t.insert("conv1_bn/beta".into(), (Dtype::I32, shape, data));
     let err = Weights::from_bytes("model.safetensors", &serialize(&t), &g).unwrap_err();
     let WeightError::Mismatch { problems, .. } = &err else { panic!("{err}") };
     assert_eq!(problems.len(), 4, "{err}");
@@ -94,7 +93,7 @@ fn every_problem_is_reported_with_names_and_shapes() {
         expected: vec![1, 1, 256, 10],
         actual: vec![1, 1, 10, 256]
     }));
-    assert!(problems.contains(&Problem::Dtype { key: "conv1_bn/beta".into(), actual: "F16".into() }));
+    assert!(problems.contains(&Problem::Dtype { key: "conv1_bn/beta".into(), actual: "I32".into() }));
     assert!(problems.contains(&Problem::Unexpected { key: "optimizer/iterations".into(), shape: vec![1] }));
     let text = err.to_string();
     assert!(text.starts_with("model.safetensors does not match the network (4 problems):"), "{text}");
@@ -198,4 +197,77 @@ fn the_real_torchvision_state_dict_loads() {
         .map(|p| p.len())
         .sum();
     assert_eq!(w.count() - running, 3_504_872);
+}
+
+/// f16 and bf16 files (common PyTorch exports) load, widened to f32: every
+/// value is the half-precision value the file holds (bf16: the top 16 bits
+/// of the f32; f16: within half an f16 step of the original). Random-weight
+/// networks amplify rounding too much for their logits to say more.
+#[test]
+fn half_precision_files_load() {
+    let g = graph();
+    let original = tensors();
+    for dtype in [Dtype::BF16, Dtype::F16] {
+        let t: HashMap<_, _> = original
+            .iter()
+            .map(|(k, (_, shape, data))| {
+                let half: Vec<u8> = data
+                    .chunks(4)
+                    .flat_map(|b| match dtype {
+                        Dtype::BF16 => [b[2], b[3]],
+                        _ => f16_bits(f32::from_le_bytes([b[0], b[1], b[2], b[3]])).to_le_bytes(),
+                    })
+                    .collect();
+                (k.clone(), (dtype, shape.clone(), half))
+            })
+            .collect();
+        let w =
+            Weights::from_bytes("half.safetensors", &serialize(&t), &g).unwrap_or_else(|e| panic!("{dtype:?}: {e}"));
+        for (key, (_, _, data)) in &original {
+            let loaded = &w.get(key).unwrap().data;
+            for (i, b) in data.chunks(4).enumerate() {
+                let v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                let ok = match dtype {
+                    Dtype::BF16 => loaded[i].to_bits() == v.to_bits() & 0xffff_0000,
+                    _ => {
+                        (loaded[i] - v).abs() <= v.abs() * 2f32.powi(-11)
+                            || (v.abs() < 2f32.powi(-14) && loaded[i] == 0.0)
+                    }
+                };
+                assert!(ok, "{dtype:?} {key}[{i}]: {v} loaded as {}", loaded[i]);
+            }
+        }
+    }
+}
+
+/// Round-to-nearest f32 -> f16 bits, for the normal range the fixture's
+/// weights lie in (the test's own conversion, independent of the loader's).
+fn f16_bits(v: f32) -> u16 {
+    let b = v.to_bits();
+    let sign = ((b >> 16) & 0x8000) as u16;
+    let exp = ((b >> 23) & 0xff) as i32 - 127 + 15;
+    if v == 0.0 || exp <= 0 {
+        return sign; // flush the tiny ones to zero
+    }
+    assert!(exp < 31, "out of f16 range: {v}");
+    let man = (b & 0x7f_ffff) + 0x1000; // round to nearest at bit 13
+    let (exp, man) = if man & 0x80_0000 != 0 { (exp + 1, 0) } else { (exp, man >> 13) };
+    sign | ((exp as u16) << 10) | man as u16
+}
+
+/// A BatchNorm variance below zero, a NaN: rejected at load, by name.
+#[test]
+fn numerically_bad_weights_are_named() {
+    let g = graph();
+    let mut t = tensors();
+    let (dt, shape, mut data) = t.remove("conv_pw_3_bn/moving_variance").unwrap();
+    data[4..8].copy_from_slice(&(-0.5f32).to_le_bytes());
+    t.insert("conv_pw_3_bn/moving_variance".into(), (dt, shape, data));
+    let (dt, shape, mut data) = t.remove("conv1/kernel").unwrap();
+    data[0..4].copy_from_slice(&f32::NAN.to_le_bytes());
+    t.insert("conv1/kernel".into(), (dt, shape, data));
+    let err = Weights::from_bytes("bad.safetensors", &serialize(&t), &g).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("tensor `conv_pw_3_bn/moving_variance`: value -0.5 at index 1 is negative"), "{text}");
+    assert!(text.contains("tensor `conv1/kernel`: value NaN at index 0 is not finite"), "{text}");
 }

@@ -33,12 +33,14 @@ pub struct TensorSpec<'a> {
     pub shape: &'a [usize],
     /// How the file lays the values out.
     pub layout: Layout,
+    /// The values must not be negative (a BatchNorm's variance).
+    pub non_negative: bool,
 }
 
 impl<'a> TensorSpec<'a> {
     /// A tensor stored in Keras' layout.
     pub const fn new(key: &'a str, shape: &'a [usize]) -> Self {
-        TensorSpec { key, alt_key: None, shape, layout: Layout::Keras }
+        TensorSpec { key, alt_key: None, shape, layout: Layout::Keras, non_negative: false }
     }
 
     /// Also accept the tensor under `alt_key`.
@@ -49,6 +51,11 @@ impl<'a> TensorSpec<'a> {
     /// The file stores the tensor in `layout`.
     pub const fn in_layout(self, layout: Layout) -> Self {
         TensorSpec { layout, ..self }
+    }
+
+    /// Reject negative values (a variance).
+    pub const fn non_negative(self) -> Self {
+        TensorSpec { non_negative: true, ..self }
     }
 }
 
@@ -135,7 +142,7 @@ pub enum WeightError {
 }
 
 /// One inconsistency between a weights file and the network.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Problem {
     /// The network needs this tensor and the file does not have it.
     Missing { key: String, expected: Vec<usize> },
@@ -143,8 +150,12 @@ pub enum Problem {
     Unexpected { key: String, shape: Vec<usize> },
     /// Present, but with another shape.
     Shape { key: String, expected: Vec<usize>, actual: Vec<usize> },
-    /// Present, but not float32.
+    /// Present, but not a float type (f32, or f16 / bf16, which are widened).
     Dtype { key: String, actual: String },
+    /// A NaN or an infinity at flat index `index` (in the file's layout).
+    NotFinite { key: String, index: usize, value: f32 },
+    /// A negative value where none is allowed (a BatchNorm variance).
+    Negative { key: String, index: usize, value: f32 },
     /// Both accepted names of one tensor are present; which one to use is ambiguous.
     Ambiguous { key: String, alt_key: String },
 }
@@ -162,7 +173,13 @@ impl fmt::Display for Problem {
                 write!(f, "tensor `{key}`: expected shape {expected:?}, found {actual:?}")
             }
             Problem::Dtype { key, actual } => {
-                write!(f, "tensor `{key}`: expected dtype F32, found {actual}")
+                write!(f, "tensor `{key}`: expected dtype F32 (or F16, BF16), found {actual}")
+            }
+            Problem::NotFinite { key, index, value } => {
+                write!(f, "tensor `{key}`: value {value} at index {index} is not finite")
+            }
+            Problem::Negative { key, index, value } => {
+                write!(f, "tensor `{key}`: value {value} at index {index} is negative (a variance must not be)")
             }
             Problem::Ambiguous { key, alt_key } => {
                 write!(f, "both `{key}` and `{alt_key}` are present; keep only one")
@@ -218,10 +235,17 @@ pub fn load_bytes(name: &str, bytes: &[u8], specs: &[TensorSpec<'_>]) -> Result<
             }
         };
         used.insert(key.to_string());
-        if view.dtype() != Dtype::F32 {
-            problems.push(Problem::Dtype { key: key.to_string(), actual: format!("{:?}", view.dtype()) });
-            continue;
-        }
+        // f16 and bf16 (common PyTorch exports) are widened to f32, exactly.
+        let widen: fn(&[u8]) -> f32 = match view.dtype() {
+            Dtype::F32 => |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            Dtype::F16 => |b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])),
+            Dtype::BF16 => |b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16),
+            other => {
+                problems.push(Problem::Dtype { key: key.to_string(), actual: format!("{other:?}") });
+                continue;
+            }
+        };
+        let width = if view.dtype() == Dtype::F32 { 4 } else { 2 };
         if view.shape() != spec.shape {
             problems.push(Problem::Shape {
                 key: key.to_string(),
@@ -230,7 +254,17 @@ pub fn load_bytes(name: &str, bytes: &[u8], specs: &[TensorSpec<'_>]) -> Result<
             });
             continue;
         }
-        let data = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let data: Vec<f32> = view.data().chunks_exact(width).map(widen).collect();
+        if let Some((index, &value)) = data.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            problems.push(Problem::NotFinite { key: key.to_string(), index, value });
+            continue;
+        }
+        if spec.non_negative
+            && let Some((index, &value)) = data.iter().enumerate().find(|(_, v)| **v < 0.0)
+        {
+            problems.push(Problem::Negative { key: key.to_string(), index, value });
+            continue;
+        }
         let shape = spec.layout.keras_shape(spec.shape).unwrap_or_else(|| spec.shape.to_vec());
         out.push(Tensor { shape, data: spec.layout.convert(spec.shape, data) });
     }
@@ -243,6 +277,25 @@ pub fn load_bytes(name: &str, bytes: &[u8], specs: &[TensorSpec<'_>]) -> Result<
         unexpected.into_iter().map(|(k, v)| Problem::Unexpected { key: k.to_string(), shape: v.shape().to_vec() }),
     );
     if problems.is_empty() { Ok(out) } else { Err(WeightError::Mismatch { path: name.to_string(), problems }) }
+}
+
+/// IEEE 754 half precision to single, exactly (every f16 is an f32).
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = u32::from(h >> 15) << 31;
+    let exp = u32::from((h >> 10) & 0x1f);
+    let man = u32::from(h & 0x3ff);
+    let bits = match (exp, man) {
+        (0, 0) => sign,
+        // Subnormal: value = man * 2^-24, normalized for f32.
+        (0, m) => {
+            let shift = m.leading_zeros() - 21; // bring the top set bit to bit 10
+            let m = (m << shift) & 0x3ff;
+            sign | ((127 - 15 + 1 - shift) << 23) | (m << 13)
+        }
+        (0x1f, m) => sign | 0x7f80_0000 | (m << 13),
+        (e, m) => sign | ((e + 127 - 15) << 23) | (m << 13),
+    };
+    f32::from_bits(bits)
 }
 
 #[cfg(test)]
@@ -278,7 +331,7 @@ mod tests {
     fn reports_every_problem_at_once() {
         let bytes = file(&[
             ("a/kernel", Dtype::F32, vec![2, 4]),
-            ("c/bias", Dtype::F16, vec![3]),
+            ("c/bias", Dtype::I32, vec![3]),
             ("zzz/extra", Dtype::F32, vec![1]),
         ]);
         let specs =
@@ -290,7 +343,7 @@ mod tests {
             &vec![
                 Problem::Shape { key: "a/kernel".into(), expected: vec![2, 3], actual: vec![2, 4] },
                 Problem::Missing { key: "b/kernel".into(), expected: vec![5] },
-                Problem::Dtype { key: "c/bias".into(), actual: "F16".into() },
+                Problem::Dtype { key: "c/bias".into(), actual: "I32".into() },
                 Problem::Unexpected { key: "zzz/extra".into(), shape: vec![1] },
             ]
         );
@@ -367,6 +420,55 @@ mod tests {
         assert_eq!(t[1].shape, vec![3, 2]);
         // Keras [in][out]: row ic holds W[0][ic], W[1][ic].
         assert_eq!(t[1].data, vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+    }
+
+    #[test]
+    fn half_precision_is_widened_exactly() {
+        // f16: 1.5, -2, the smallest subnormal, 65504 (largest), -0.
+        let f16s: [u16; 5] = [0x3e00, 0xc000, 0x0001, 0x7bff, 0x8000];
+        let expected = [1.5f32, -2.0, 2f32.powi(-24), 65504.0, -0.0];
+        for (h, e) in f16s.iter().zip(expected) {
+            assert_eq!(f16_to_f32(*h).to_bits(), e.to_bits(), "{h:#06x}");
+        }
+        // Every finite f16 round-trips through f32 to the same value: check
+        // the normal range against the formula.
+        for h in 0x0400u16..0x7c00 {
+            let e = ((h >> 10) & 0x1f) as i32 - 15;
+            let m = 1.0 + f32::from(h & 0x3ff) / 1024.0;
+            assert_eq!(f16_to_f32(h), m * 2f32.powi(e), "{h:#06x}");
+        }
+        let f16_bytes: Vec<u8> = f16s[..2].iter().flat_map(|h| h.to_le_bytes()).collect();
+        let bf16_bytes: Vec<u8> = [0x3fc0u16, 0xc000].iter().flat_map(|h| h.to_le_bytes()).collect();
+        let views = [
+            ("h", TensorView::new(Dtype::F16, vec![2], &f16_bytes).unwrap()),
+            ("b", TensorView::new(Dtype::BF16, vec![2], &bf16_bytes).unwrap()),
+        ];
+        let bytes = safetensors::serialize(views, None).unwrap();
+        let t = load_bytes("w", &bytes, &[TensorSpec::new("h", &[2]), TensorSpec::new("b", &[2])]).unwrap();
+        assert_eq!(t[0].data, vec![1.5, -2.0]);
+        assert_eq!(t[1].data, vec![1.5, -2.0]);
+    }
+
+    #[test]
+    fn non_finite_values_and_negative_variances_are_named() {
+        let bytes = f32_file(&[
+            ("w", vec![3], vec![1.0, f32::NAN, 2.0]),
+            ("x", vec![2], vec![f32::INFINITY, 0.0]),
+            ("var", vec![2], vec![0.5, -0.25]),
+            ("mean", vec![2], vec![0.5, -0.25]),
+        ]);
+        let specs = [
+            TensorSpec::new("w", &[3]),
+            TensorSpec::new("x", &[2]),
+            TensorSpec::new("var", &[2]).non_negative(),
+            TensorSpec::new("mean", &[2]),
+        ];
+        let err = load_bytes("w.safetensors", &bytes, &specs).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("3 problems"), "{text}");
+        assert!(text.contains("tensor `w`: value NaN at index 1 is not finite"), "{text}");
+        assert!(text.contains("tensor `x`: value inf at index 0 is not finite"), "{text}");
+        assert!(text.contains("tensor `var`: value -0.25 at index 1 is negative"), "{text}");
     }
 
     #[test]

@@ -115,11 +115,12 @@ impl Layout {
                     Some(alt) => quote!(#spec.or(#alt)),
                     None => spec,
                 };
-                match p.layout {
+                let spec = match p.layout {
                     FileLayout::Keras => spec,
                     FileLayout::Oihw => quote!(#spec.in_layout(#rt::weights::Layout::Oihw)),
                     FileLayout::OutIn => quote!(#spec.in_layout(#rt::weights::Layout::OutIn)),
-                }
+                };
+                if p.non_negative { quote!(#spec.non_negative()) } else { spec }
             })
             .collect()
     }

@@ -445,6 +445,8 @@ pub struct Param {
     pub file_shape: Vec<usize>,
     /// How the file lays the values out.
     pub layout: Layout,
+    /// A variance: negative values are an error at load.
+    pub non_negative: bool,
 }
 
 /// The variables of the weighted layers, as Keras names them.
@@ -509,7 +511,7 @@ impl Param {
             (Layout::OutIn, &[i, o]) => vec![o, i],
             _ => shape.clone(),
         };
-        Param { key, shape, file_key, alt_key, file_shape, layout }
+        Param { key, shape, file_key, alt_key, file_shape, layout, non_negative: var == Variable::MovingVariance }
     }
 
     pub fn len(&self) -> usize {
