@@ -127,7 +127,8 @@ fn predictions(l: &mut Lowerer<'_>, x: NodeId, softmax: bool) -> Result<NodeId, 
     if softmax { l.add("predictions", Op::Softmax, &[x], l.spec.model.head.referenced) } else { Ok(x) }
 }
 
-fn dense(
+/// A `Dense` layer (Keras) or `Linear` module (torchvision) named `name`.
+pub(super) fn dense(
     l: &mut Lowerer<'_>,
     x: NodeId,
     name: String,

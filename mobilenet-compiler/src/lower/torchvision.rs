@@ -19,8 +19,9 @@
 
 use serde_saphyr::Location;
 
+use super::head::dense;
 use super::{Lowerer, Pad, width};
-use crate::ir::{Act, BatchNorm, ConvKind, Dense, DenseAct, NodeId, Op, Pool};
+use crate::ir::{Act, BatchNorm, ConvKind, NodeId, Op, Pool};
 use crate::spec::{ClassifierActivation, Family, Head, HeadInput, HeadLayer, Nonlinearity, Pooling, SpecError};
 
 pub(super) fn backbone(l: &mut Lowerer<'_>, input: NodeId) -> Result<NodeId, SpecError> {
@@ -265,18 +266,4 @@ pub(super) fn head(l: &mut Lowerer<'_>, x: NodeId) -> Result<NodeId, SpecError> 
             Ok(x)
         }
     }
-}
-
-fn dense(
-    l: &mut Lowerer<'_>,
-    x: NodeId,
-    name: String,
-    units: u32,
-    bias: bool,
-    activation: Option<DenseAct>,
-    at: Location,
-) -> Result<NodeId, SpecError> {
-    let in_features = l.b.shape(x).len() as u32;
-    let op = Op::Dense(Dense { layer: name.clone(), in_features, units, bias, batch_norm: None, activation });
-    l.add(name, op, &[x], at)
 }
