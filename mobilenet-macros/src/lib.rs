@@ -84,10 +84,27 @@ fn expand(args: &Args) -> syn::Result<TokenStream> {
     let at = args.path.span();
     let written = args.path.value();
     let dir = std::env::var("CARGO_MANIFEST_DIR").map_err(|_| syn::Error::new(at, "CARGO_MANIFEST_DIR is not set"))?;
+    // A path outside the crate (`../specs/x.yaml`) is fine: workspaces share
+    // specs, and `include_bytes!` of the joined path tracks it all the same
+    // (tests/spec_rebuild.rs).
     let full = Path::new(&dir).join(&written);
+    if full.is_dir() {
+        return Err(syn::Error::new(
+            at,
+            format!(
+                "`{written}` is a directory, not a spec file (the path is relative to the crate's CARGO_MANIFEST_DIR)"
+            ),
+        ));
+    }
     let text = std::fs::read_to_string(&full).map_err(|e| {
         syn::Error::new(at, format!("cannot read spec `{written}` (relative to the crate's CARGO_MANIFEST_DIR): {e}"))
     })?;
+    if text.trim().is_empty() {
+        return Err(syn::Error::new(
+            at,
+            format!("spec `{written}` is empty; `mobilenetc spec` prints a complete one to start from"),
+        ));
+    }
     let spec = Spec::parse(&text, &written).map_err(|e| syn::Error::new(at, e.to_string()))?;
     let name = match &args.name {
         Some(n) => n.to_string(),
