@@ -23,7 +23,7 @@ fn tiny_fused_code() {
 #[test]
 fn tiny_unfused_code() {
     let mut options = Options::new("TinyUnfused");
-    options.fuse = false;
+    options.fusion = mobilenet_compiler::codegen::Fusion::Off;
     insta::assert_snapshot!(generate(&tiny(), &options).unwrap().pretty());
 }
 

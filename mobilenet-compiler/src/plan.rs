@@ -13,12 +13,13 @@
 //! arena planner). [`Plan::lower_bound`] is the most memory any step needs
 //! live at once, which no plan can beat.
 
-use mobilenet_runtime::kernels::BlockGeom;
+use mobilenet_layout::geom::BlockGeom;
 
 use crate::ir::{Graph, NodeId, Op, Shape};
 
-/// Values are placed at multiples of this many floats (64 bytes, a cache line).
-pub const ALIGN: usize = 16;
+/// Values are placed at multiples of this many floats (64 bytes, a cache
+/// line): the runtime's alignment, from the crate both share.
+pub use mobilenet_layout::ALIGN;
 
 /// Randomized placement orders tried besides the two greedy ones.
 const RANDOM_ORDERS: usize = 64;

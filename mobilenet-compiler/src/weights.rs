@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use mobilenet_runtime::weights::{self, TensorSpec, WeightError};
+use mobilenet_layout::weights::{self, TensorSpec, WeightError};
 
 use crate::ir::{Graph, Param};
 
-pub use mobilenet_runtime::weights::Tensor;
+pub use mobilenet_layout::weights::Tensor;
 
 /// Tensors by the compiler's key ([`Param::key`], Keras-style whatever the
 /// file's framework), in Keras' layout.

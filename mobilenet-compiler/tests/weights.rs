@@ -9,7 +9,7 @@ use mobilenet_compiler::ir::Graph;
 use mobilenet_compiler::spec::{Family, Spec, StandardOptions, standard_spec};
 use mobilenet_compiler::weights::Weights;
 use mobilenet_compiler::{interp, lower, npy};
-use mobilenet_runtime::weights::{Problem, WeightError};
+use mobilenet_layout::weights::{Problem, WeightError};
 use ndarray::{ArrayD, IxDyn};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};

@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use mobilenet_compiler::codegen::{self, Options};
+use mobilenet_compiler::codegen::{self, Fusion, Options};
 use mobilenet_compiler::spec::{Family, Spec};
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -24,7 +24,8 @@ use syn::{Ident, LitBool, LitStr, Token};
 /// manifest directory) into a type with `load` and an allocation-free
 /// `forward`. Options: `name = Type` (default: `MobileNetV1`,
 /// `MobileNetV2`, `MobileNetV3Large` or `MobileNetV3Small`), `fuse = false`
-/// (the unfused program, for comparison), `profile = true` (also emit
+/// (the unfused program, for comparison) or `fuse = every_block` (every
+/// block fused whatever its size, for tests), `profile = true` (also emit
 /// `forward_timed`, which times each step, and `STEP_NAMES`), `weights =
 /// "file.safetensors"` (relative to the manifest directory too: the weights
 /// are prepared at build time and compiled in; the type is then a `const`
@@ -41,7 +42,7 @@ pub fn mobilenet(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
 struct Args {
     path: LitStr,
     name: Option<Ident>,
-    fuse: Option<LitBool>,
+    fuse: Option<Fusion>,
     profile: Option<LitBool>,
     weights: Option<LitStr>,
 }
@@ -59,7 +60,7 @@ impl Parse for Args {
             input.parse::<Token![=]>()?;
             match key.to_string().as_str() {
                 "name" if args.name.is_none() => args.name = Some(input.parse()?),
-                "fuse" if args.fuse.is_none() => args.fuse = Some(input.parse()?),
+                "fuse" if args.fuse.is_none() => args.fuse = Some(parse_fusion(input)?),
                 "profile" if args.profile.is_none() => args.profile = Some(input.parse()?),
                 "weights" if args.weights.is_none() => args.weights = Some(input.parse()?),
                 "name" | "fuse" | "profile" | "weights" => {
@@ -78,6 +79,19 @@ impl Parse for Args {
         }
         Ok(args)
     }
+}
+
+/// `true`, `false` or `every_block` (tests: every block fused whatever its size).
+fn parse_fusion(input: ParseStream<'_>) -> syn::Result<Fusion> {
+    if input.peek(LitBool) {
+        let b: LitBool = input.parse()?;
+        return Ok(if b.value { Fusion::Optimized } else { Fusion::Off });
+    }
+    let word: Ident = input.parse()?;
+    if word == "every_block" {
+        return Ok(Fusion::EveryBlock);
+    }
+    Err(syn::Error::new(word.span(), "`fuse` is `true`, `false` or `every_block`"))
 }
 
 fn expand(args: &Args) -> syn::Result<TokenStream> {
@@ -111,7 +125,7 @@ fn expand(args: &Args) -> syn::Result<TokenStream> {
         None => default_name(spec.model.family).to_string(),
     };
     let mut options = Options::new(name);
-    options.fuse = args.fuse.as_ref().is_none_or(LitBool::value);
+    options.fusion = args.fuse.unwrap_or(Fusion::Optimized);
     options.profile = args.profile.as_ref().is_some_and(LitBool::value);
     let track = full.display().to_string();
     let Some(weights) = &args.weights else {

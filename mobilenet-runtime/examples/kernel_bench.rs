@@ -2,7 +2,7 @@
 //! `cargo run --release -p mobilenet-runtime --example kernel_bench`.
 
 use mobilenet_runtime::exec::Serial;
-use mobilenet_runtime::kernels::{self, Act, ConvGeom, Isa, pack};
+use mobilenet_runtime::kernels::{self, Act, ConvGeom, Epilogue, Isa, PointwiseGeom, pack};
 
 fn time(what: &str, macs: usize, mut f: impl FnMut()) {
     // `ONLY=stem`: just the kernels whose name contains it (for profilers).
@@ -55,7 +55,7 @@ fn main() {
         let b = vec![0.0; pack::depthwise_bias_len(c)];
         let y = aligned(oh * oh * c);
         time(&format!("depthwise {h}x{h}x{c} k{k} s{s}"), oh * oh * c * k * k, || {
-            kernels::depthwise(&Serial, isa, &g, 1, x, w, &b, Act::Relu6, None, y)
+            kernels::depthwise(&Serial, isa, &g, x, w, Epilogue::new(&b, Some(Act::Relu6), None), y)
         });
     }
     for (m, k, n) in [
@@ -97,7 +97,8 @@ fn main() {
             i += 1;
             let len = ys.len();
             let y = &mut ys[i % len];
-            kernels::pointwise(&Serial, isa, m, k, n, &x, &ws[i % copies], &b, Act::Relu6, None, y)
+            let epi = Epilogue::new(&b, Some(Act::Relu6), None);
+            kernels::pointwise(&Serial, isa, &PointwiseGeom::new(m, k, n), &x, &ws[i % copies], epi, y)
         });
     }
     let g = ConvGeom::new([224, 224, 3], [112, 112, 32], [3, 3], [2, 2], [0, 0]);
@@ -107,12 +108,12 @@ fn main() {
     let b = vec![0.0; pack::gemm_bias_len(32)];
     let mut y = vec![0.0; 112 * 112 * 32];
     time("conv2d stem 224x224x3 -> 32", 112 * 112 * 32 * 27, || {
-        kernels::conv2d(&Serial, isa, &g, &x, &w, &b, Act::Relu6, None, &mut y)
+        kernels::conv2d(&Serial, isa, &g, &x, &w, Epilogue::new(&b, Some(Act::Relu6), None), &mut y)
     });
 }
 
 fn block_bench(isa: Isa) {
-    use kernels::{BlockGeom, Stage, block};
+    use kernels::{BlockGeom, Stage, Stages, block};
     for (h, cin, e, cout, k, s) in [
         (112, 16, 96, 24, 3, 2),
         (56, 24, 144, 24, 3, 1),
@@ -144,10 +145,11 @@ fn block_bench(isa: Isa) {
                 isa,
                 &g,
                 x,
-                expand.then_some(Stage { w: ew, bias: &b, act: Act::Relu6 }),
-                Stage { w: dw, bias: &b, act: Act::Relu6 },
-                Some(Stage { w: pw, bias: &b, act: Act::Identity }),
-                None,
+                &Stages {
+                    expand: expand.then_some(Stage { w: ew, epi: Epilogue::new(&b, Some(Act::Relu6), None) }),
+                    depthwise: Stage { w: dw, epi: Epilogue::new(&b, Some(Act::Relu6), None) },
+                    project: Some(Stage { w: pw, epi: Epilogue::new(&b, None, None) }),
+                },
                 scratch,
                 y,
             )

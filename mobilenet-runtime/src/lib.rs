@@ -2,13 +2,15 @@
 //!
 //! * [`kernels`]: the compute kernels generated `forward` functions call
 //!   (`core` only, no allocation);
-//! * [`prepare`]: load-time weight preparation (BatchNorm folding);
+//! * [`prepare`] (feature `std`): load-time weight preparation (BatchNorm
+//!   folding, packing), from `mobilenet-layout`;
 //! * [`exec`]: running a forward pass on one thread or on a [`exec::Pool`];
 //! * [`buffer`] (feature `std`): the heap buffers of weights and arenas, in
 //!   huge pages where the OS offers them;
-//! * [`weights`] (feature `std`): reads a safetensors file of Keras- or torchvision-named
-//!   tensors and checks it against what the network expects, reporting every
-//!   problem at once. This is the only part that allocates.
+//! * [`weights`] (feature `std`, from `mobilenet-layout`): reads a
+//!   safetensors file of Keras- or torchvision-named tensors and checks it
+//!   against what the network expects, reporting every problem at once.
+//!   With [`buffer`], the only part that allocates.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
@@ -48,6 +50,4 @@ pub trait Network {
 #[cfg(feature = "std")]
 pub mod buffer;
 #[cfg(feature = "std")]
-pub mod prepare;
-#[cfg(feature = "std")]
-pub mod weights;
+pub use mobilenet_layout::{prepare, weights};

@@ -196,7 +196,9 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Rust { spec, name, unfused } => {
             let spec = Spec::from_file(&spec).map_err(|e| e.to_string())?;
             let mut options = codegen::Options::new(name);
-            options.fuse = !unfused;
+            if unfused {
+                options.fusion = codegen::Fusion::Off;
+            }
             print!("{}", codegen::generate(&spec, &options).map_err(|e| e.to_string())?.pretty());
         }
         Command::Run { spec, weights, input, output } => {

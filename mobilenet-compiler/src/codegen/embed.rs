@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
-use mobilenet_runtime::kernels::Packing;
-use mobilenet_runtime::weights::WeightError;
+use mobilenet_layout::pack::Packing;
+use mobilenet_layout::weights::WeightError;
 
 use super::layout::{Layout, lit};
 use super::{Generated, Options, Storage, emit_with, graph_of};
@@ -73,14 +73,14 @@ pub fn generate_embedded(
     let layout = Layout::of(&graph);
     let params = graph.params();
     let bytes = std::fs::read(weights).map_err(|source| WeightError::Io { path: shown.to_string(), source })?;
-    let tensors = mobilenet_runtime::weights::load_bytes(shown, &bytes, &crate::weights::specs(&params))?;
+    let tensors = mobilenet_layout::weights::load_bytes(shown, &bytes, &crate::weights::specs(&params))?;
     let steps = layout.steps(&graph);
     let io = |path: &Path, source| EmbedError::Io { path: path.display().to_string(), source };
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let mut blobs = Vec::new();
     for packing in Packing::ALL {
         let mut w = vec![0.0f32; layout.len];
-        mobilenet_runtime::prepare::run(&steps, &tensors, &mut w, packing);
+        mobilenet_layout::prepare::run(&steps, &tensors, &mut w, packing);
         let bytes: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
         let path = dir.join(format!("{:016x}-{}.bin", fnv1a(&bytes), packing.name()));
         if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {

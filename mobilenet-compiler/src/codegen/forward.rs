@@ -98,15 +98,21 @@ fn gap_name(i: usize) -> proc_macro2::Ident {
     quote::format_ident!("gap{}", i)
 }
 
-fn act(a: Option<Act>) -> TokenStream {
+/// `k::Act::..`.
+fn act(a: Act) -> TokenStream {
     match a {
-        None => quote!(k::Act::Identity),
-        Some(Act::Relu) => quote!(k::Act::Relu),
-        Some(Act::Relu6) => quote!(k::Act::Relu6),
-        Some(Act::Sigmoid) => quote!(k::Act::Sigmoid),
-        Some(Act::HardSigmoid) => quote!(k::Act::HardSigmoid),
-        Some(Act::HardSwish) => quote!(k::Act::HardSwish),
+        Act::Relu => quote!(k::Act::Relu),
+        Act::Relu6 => quote!(k::Act::Relu6),
+        Act::Sigmoid => quote!(k::Act::Sigmoid),
+        Act::HardSigmoid => quote!(k::Act::HardSigmoid),
+        Act::HardSwish => quote!(k::Act::HardSwish),
     }
+}
+
+/// `k::Epilogue::new(bias, act, residual)`.
+fn epilogue(bias: TokenStream, a: Option<Act>, residual: Option<TokenStream>) -> TokenStream {
+    let (a, residual) = (option(a.map(act)), option(residual));
+    quote!(k::Epilogue::new(#bias, #a, #residual))
 }
 
 fn dims(s: Shape) -> (usize, usize, usize) {
@@ -129,10 +135,11 @@ fn option(t: Option<TokenStream>) -> TokenStream {
     }
 }
 
-/// `k::Stage { .. }` of a block's conv.
-fn stage(c: &Conv, (kernel, bias): (Slot, Slot)) -> TokenStream {
-    let (w, b, a) = (kernel.read(), bias.read(), act(c.activation));
-    quote!(k::Stage { w: #w, bias: #b, act: #a })
+/// `k::Stage { .. }` of a block's conv, with the block's residual if it
+/// is the projection of a residual block.
+fn stage(c: &Conv, (kernel, bias): (Slot, Slot), residual: Option<TokenStream>) -> TokenStream {
+    let (w, epi) = (kernel.read(), epilogue(bias.read(), c.activation, residual));
+    quote!(k::Stage { w: #w, epi: #epi })
 }
 
 pub(super) fn steps(graph: &Graph, plan: &Plan, layout: &Layout, _rt: &TokenStream) -> Vec<TokenStream> {
@@ -167,10 +174,10 @@ pub(super) fn steps(graph: &Graph, plan: &Plan, layout: &Layout, _rt: &TokenStre
             Op::Input | Op::Flatten => unreachable!("skipped"),
             Op::Conv(c) => {
                 let x = input(0);
-                let residual = option(c.residual.then(|| input(1)));
+                let residual = c.residual.then(|| input(1));
                 let (kernel, bias) = nw.layer();
-                let (kernel, bias) = (kernel.read(), bias.read());
-                let a = act(c.activation);
+                let kernel = kernel.read();
+                let epi = epilogue(bias.read(), c.activation, residual);
                 let pixels = lit(dims(in_shape(0)).0 * dims(in_shape(0)).1);
                 let (h, w, cin) = dim_lits(in_shape(0));
                 let (oh, ow, cout) = dim_lits(node.shape);
@@ -180,27 +187,26 @@ pub(super) fn steps(graph: &Graph, plan: &Plan, layout: &Layout, _rt: &TokenStre
                 let geom =
                     quote!(&k::ConvGeom::new([#h, #w, #cin], [#oh, #ow, #cout], [#kh, #kw], [#sh, #sw], [#pt, #pl]));
                 match c.kind {
-                    ConvKind::Depthwise { multiplier } => {
-                        let m = lit(multiplier as usize);
-                        quote!(k::depthwise(e, isa, #geom, #m, #x, #kernel, #bias, #a, #residual, #y);)
-                    }
+                    // The multiplier is `cout / cin` of the geometry.
+                    ConvKind::Depthwise { .. } => quote!(k::depthwise(e, isa, #geom, #x, #kernel, #epi, #y);),
                     ConvKind::Regular if c.is_pointwise() => {
-                        quote!(k::pointwise(e, isa, #pixels, #cin, #cout, #x, #kernel, #bias, #a, #residual, #y);)
+                        let geom = quote!(&k::PointwiseGeom::new(#pixels, #cin, #cout));
+                        quote!(k::pointwise(e, isa, #geom, #x, #kernel, #epi, #y);)
                     }
-                    ConvKind::Regular => quote!(k::conv2d(e, isa, #geom, #x, #kernel, #bias, #a, #residual, #y);),
+                    ConvKind::Regular => quote!(k::conv2d(e, isa, #geom, #x, #kernel, #epi, #y);),
                 }
             }
             Op::Block(blk) => {
                 let x = input(0);
-                let residual = option(blk.residual().then(|| input(1)));
+                let residual = blk.residual().then(|| input(1));
                 let g = block_geom(graph, id).expect("a block node");
                 let [h, w, cin, e, oh, ow, cout, k, s, pt, pl] =
                     [g.h, g.w, g.cin, g.e, g.oh, g.ow, g.cout, g.k, g.s, g.pad_top, g.pad_left].map(lit);
                 let (expand, project) = (g.expand, g.project);
                 let mut layers = nw.layers.iter().copied();
-                let ex = option(blk.expand.as_ref().map(|c| stage(c, layers.next().expect("laid out"))));
-                let dw = stage(&blk.depthwise, layers.next().expect("laid out"));
-                let pr = option(blk.project.as_ref().map(|c| stage(c, layers.next().expect("laid out"))));
+                let ex = option(blk.expand.as_ref().map(|c| stage(c, layers.next().expect("laid out"), None)));
+                let dw = stage(&blk.depthwise, layers.next().expect("laid out"), None);
+                let pr = option(blk.project.as_ref().map(|c| stage(c, layers.next().expect("laid out"), residual)));
                 let (so, _) = scratch.expect("blocks have scratch");
                 let own = b.write(so);
                 quote! {
@@ -209,7 +215,7 @@ pub(super) fn steps(graph: &Graph, plan: &Plan, layout: &Layout, _rt: &TokenStre
                         e,
                         isa,
                         &k::BlockGeom { h: #h, w: #w, cin: #cin, e: #e, oh: #oh, ow: #ow, cout: #cout, k: #k, s: #s, pad_top: #pt, pad_left: #pl, expand: #expand, project: #project },
-                        #x, #ex, #dw, #pr, #residual, s, #y,
+                        #x, &k::Stages { expand: #ex, depthwise: #dw, project: #pr }, s, #y,
                     );
                 }
             }
@@ -221,7 +227,7 @@ pub(super) fn steps(graph: &Graph, plan: &Plan, layout: &Layout, _rt: &TokenStre
             }
             Op::Activation(a) => {
                 let x = input(0);
-                let a = act(Some(*a));
+                let a = act(*a);
                 quote!(k::activation(#a, #x, #y);)
             }
             Op::Rescale { scale, offset } => {
@@ -257,16 +263,20 @@ pub(super) fn steps(graph: &Graph, plan: &Plan, layout: &Layout, _rt: &TokenStre
                 let (kernel, bias) = nw.layer();
                 let (kernel, bias) = (kernel.read(), bias.read());
                 let (inputs, units) = (lit(d.in_features as usize), lit(d.units as usize));
+                // A dense layer is a 1x1 convolution of one pixel.
+                let geom = quote!(&k::PointwiseGeom::new(1, #inputs, #units));
+                let elementwise = match d.activation {
+                    Some(DenseAct::Elementwise(a)) => Some(a),
+                    Some(DenseAct::Softmax) | None => None,
+                };
+                let epi = epilogue(bias, elementwise, None);
+                let call = quote!(k::pointwise(e, isa, #geom, #x, #kernel, #epi, #y););
                 match d.activation {
                     Some(DenseAct::Softmax) => quote! {
-                        k::dense(e, isa, #inputs, #units, #x, #kernel, #bias, k::Act::Identity, #y);
+                        #call
                         k::softmax_in_place(#y);
                     },
-                    Some(DenseAct::Elementwise(a)) => {
-                        let a = act(Some(a));
-                        quote!(k::dense(e, isa, #inputs, #units, #x, #kernel, #bias, #a, #y);)
-                    }
-                    None => quote!(k::dense(e, isa, #inputs, #units, #x, #kernel, #bias, k::Act::Identity, #y);),
+                    _ => call,
                 }
             }
             Op::Softmax => {

@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use mobilenet_runtime::kernels::pack;
-use mobilenet_runtime::prepare::{BnTensors, Pack, Span, Step};
+use mobilenet_layout::pack;
+use mobilenet_layout::prepare::{BnTensors, Pack, Span, Step};
 
 use crate::ir::{BatchNorm, Conv, ConvKind, Graph, Layout as FileLayout, Op, Param};
 
 /// Prepared weights start at multiples of this many floats (64 bytes).
-const ALIGN: usize = 16;
+use mobilenet_layout::ALIGN;
 
 /// A range of the weight buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use quote::quote;
 
 use crate::ir::Graph;
 use crate::passes;
-use crate::plan::Plan;
+use crate::plan::{self, Plan};
 use crate::spec::{Spec, SpecError};
 use layout::{Layout, lit};
 
@@ -28,19 +28,38 @@ use layout::{Layout, lit};
 pub struct Options {
     /// Name of the generated type.
     pub type_name: String,
-    /// Run the optimization passes. `false` gives the unfused program: one
-    /// IR node, one kernel call, one buffer.
-    pub fuse: bool,
+    /// Which optimization passes run.
+    pub fusion: Fusion,
     /// Path of the runtime crate in the generated code.
     pub runtime: TokenStream,
-    /// Also emit `forward_timed`, which records each step's duration (uses `std`).
+    /// Also emit `forward_timed`, which records each step's duration (uses
+    /// `std`), and `forward_observed`, which shows each step's output.
     pub profile: bool,
 }
 
 impl Options {
     pub fn new(type_name: impl Into<String>) -> Options {
-        Options { type_name: type_name.into(), fuse: true, runtime: quote!(::mobilenet_runtime), profile: false }
+        Options {
+            type_name: type_name.into(),
+            fusion: Fusion::Optimized,
+            runtime: quote!(::mobilenet_runtime),
+            profile: false,
+        }
     }
+}
+
+/// How much of the optimization pipeline runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fusion {
+    /// No passes: the unfused program, one IR node, one kernel call, one
+    /// buffer (the benchmarks' baseline and the tests' second opinion).
+    Off,
+    /// Every pass, blocks fused where that pays ([`passes::optimize`]).
+    Optimized,
+    /// Every pass, and every block fused whatever its size
+    /// ([`passes::BlockFusion::Every`]): for tests, so that small networks
+    /// exercise the fused-block kernel with residuals and v1 blocks.
+    EveryBlock,
 }
 
 /// Generated code, with the graph and plan it implements.
@@ -61,7 +80,7 @@ impl Generated {
     }
 }
 
-/// Lowers, optimizes (if `options.fuse`), plans and emits `spec`, for
+/// Lowers, optimizes (as `options.fusion` says), plans and emits `spec`, for
 /// weights loaded at run time.
 pub fn generate(spec: &Spec, options: &Options) -> Result<Generated, SpecError> {
     Ok(emit(graph_of(spec, options)?, options))
@@ -70,7 +89,11 @@ pub fn generate(spec: &Spec, options: &Options) -> Result<Generated, SpecError> 
 /// The graph `options` compile `spec` to.
 fn graph_of(spec: &Spec, options: &Options) -> Result<Graph, SpecError> {
     let graph = crate::lower(spec)?;
-    Ok(if options.fuse { passes::optimize(&graph) } else { graph })
+    Ok(match options.fusion {
+        Fusion::Off => graph,
+        Fusion::Optimized => passes::optimize(&graph),
+        Fusion::EveryBlock => passes::optimize_with(&graph, passes::BlockFusion::Every),
+    })
 }
 
 /// Where a network's weights come from.
@@ -119,9 +142,36 @@ pub fn emit_with(graph: Graph, options: &Options, storage: &Storage) -> Generate
                 times[#i] += started.elapsed().as_secs_f64();
             }
         });
+        let observed_steps = steps.iter().zip(forward::step_nodes(&graph)).map(|(step, id)| {
+            let name = &graph.node(id).name;
+            let value = match plan.storage(id) {
+                plan::Storage::Arena { offset, len } => {
+                    let (start, end) = (lit(offset), lit(offset + len));
+                    quote!(&arena[#start..#end])
+                }
+                plan::Storage::Output => quote!(&output[..]),
+                plan::Storage::Input => quote!(&input[..]),
+            };
+            quote! {
+                #step
+                observe(#name, #value);
+            }
+        });
         quote! {
             /// The IR node each step of `forward` computes, in order.
             pub const STEP_NAMES: [&'static str; #count] = [#(#names),*];
+
+            /// [`Self::forward`], calling `observe` after each step with the
+            /// name of the IR node it computed and its value (what tests
+            /// compare layer by layer with the reference interpreter).
+            pub fn forward_observed(&self, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [f32; #arena_len], observe: &mut dyn FnMut(&str, &[f32])) {
+                use #rt::kernels as k;
+                let (w, isa): (&[f32], k::Isa) = self.parts();
+                let e: &dyn #rt::exec::Exec = &#rt::exec::Serial;
+                let scratch: &mut [f32] = &mut [];
+                let _ = (&w, &isa, &e, &input, &arena, &scratch);
+                #(#observed_steps)*
+            }
 
             /// [`Self::forward`], adding each step's duration in seconds to `times`.
             pub fn forward_timed(&self, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [f32; #arena_len], times: &mut [f64; #count]) {
@@ -142,7 +192,11 @@ pub fn emit_with(graph: Graph, options: &Options, storage: &Storage) -> Generate
     let doc = format!(
         "`{}`, compiled by mobilenet-rs ({}): input `{}`, output `{}`, {} parameters, arena of {} floats.",
         graph.name,
-        if options.fuse { "fused" } else { "unfused" },
+        match options.fusion {
+            Fusion::Off => "unfused",
+            Fusion::Optimized => "fused",
+            Fusion::EveryBlock => "every block fused",
+        },
         graph.input_shape(),
         graph.output_shape(),
         layout.params,

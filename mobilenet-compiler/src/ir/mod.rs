@@ -17,10 +17,9 @@ mod builder;
 mod shape;
 mod text;
 
-use std::fmt;
-
 pub use builder::{BuildError, GraphBuilder};
-pub use mobilenet_runtime::weights::Layout;
+pub use mobilenet_layout::Act;
+pub use mobilenet_layout::weights::Layout;
 pub use shape::Shape;
 
 pub use crate::spec::Framework;
@@ -353,51 +352,6 @@ pub struct BatchNorm {
 
 impl BatchNorm {
     pub const VARIABLES: [&str; 4] = ["gamma", "beta", "moving_mean", "moving_variance"];
-}
-
-/// Elementwise nonlinearities, with Keras' definitions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Act {
-    /// `max(x, 0)`
-    Relu,
-    /// `min(max(x, 0), 6)`
-    Relu6,
-    /// `1 / (1 + exp(-x))`
-    Sigmoid,
-    /// `relu6(x + 3) / 6` (Keras 3 `hard_sigmoid`, and MobileNetV3's SE gate)
-    HardSigmoid,
-    /// `x * relu6(x + 3) / 6` (Keras `hard_silu` / `hard_swish`)
-    HardSwish,
-}
-
-impl Act {
-    pub fn name(self) -> &'static str {
-        match self {
-            Act::Relu => "relu",
-            Act::Relu6 => "relu6",
-            Act::Sigmoid => "sigmoid",
-            Act::HardSigmoid => "hard_sigmoid",
-            Act::HardSwish => "hard_swish",
-        }
-    }
-
-    /// The scalar function, as the interpreter and the kernels compute it.
-    #[inline]
-    pub fn apply(self, x: f32) -> f32 {
-        match self {
-            Act::Relu => x.max(0.0),
-            Act::Relu6 => x.clamp(0.0, 6.0),
-            Act::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-            Act::HardSigmoid => (x + 3.0).clamp(0.0, 6.0) * (1.0 / 6.0),
-            Act::HardSwish => x * ((x + 3.0).clamp(0.0, 6.0) * (1.0 / 6.0)),
-        }
-    }
-}
-
-impl fmt::Display for Act {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use super::edit::Fuser;
 use crate::ir::{Block, Conv, ConvKind, Graph, NodeId, Op};
 
 /// Kernels taller than this are not fused (the runtime's row kernel limit).
-const MAX_KERNEL: u32 = 16;
+const MAX_KERNEL: u32 = mobilenet_layout::geom::MAX_KERNEL as u32;
 
 /// Blocks are fused only where they keep at least this many bytes of
 /// intermediate tensor out of memory. Below it the intermediates live in L2

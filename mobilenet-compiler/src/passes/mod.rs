@@ -55,7 +55,26 @@ pub const PIPELINE: [Pass; 6] = [
 
 /// Runs the whole pipeline.
 pub fn optimize(graph: &Graph) -> Graph {
-    PIPELINE.iter().fold(graph.clone(), |g, p| (p.run)(&g))
+    optimize_with(graph, BlockFusion::BySize)
+}
+
+/// Which expand -> depthwise -> project chains `fuse_block` fuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockFusion {
+    /// Those whose intermediate tensor is large enough for fusion to pay
+    /// (the pipeline's choice).
+    BySize,
+    /// All of them, whatever their size: tests use it to run the fused-block
+    /// kernel (residual blocks, v1 blocks) on small committed networks.
+    Every,
+}
+
+/// Runs the whole pipeline, fusing blocks as `blocks` says.
+pub fn optimize_with(graph: &Graph, blocks: BlockFusion) -> Graph {
+    PIPELINE.iter().fold(graph.clone(), |g, p| match (p.name, blocks) {
+        ("fuse_block", BlockFusion::Every) => fuse_block::run_with(&g, 0),
+        _ => (p.run)(&g),
+    })
 }
 
 /// Runs the pipeline up to and including the pass named `last`.

@@ -9,111 +9,55 @@
 //! (v1 blocks and the first v2/v3 block have no expansion; squeeze-excite
 //! blocks stop after the depthwise conv, whose output the gate needs whole).
 
-use super::conv::ConvGeom;
+use super::BlockGeom;
 use super::gemm::{self, Gemm};
-use super::{Act, Isa, Opt, dwconv, par};
+use super::{Epilogue, Isa, dwconv, par};
 use crate::exec::Exec;
 
-/// Floats of scratch a block aims to keep (its working set in L2).
-const SCRATCH_BUDGET: usize = 16 * 1024;
-
-/// Shape of a fused block. `e` is the depthwise conv's channel count (the
-/// expanded width, or `cin` without expansion); the depthwise kernel is
-/// `k x k` with stride `s`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BlockGeom {
-    pub h: usize,
-    pub w: usize,
-    pub cin: usize,
-    pub e: usize,
-    pub oh: usize,
-    pub ow: usize,
-    pub cout: usize,
-    pub k: usize,
-    pub s: usize,
-    pub pad_top: usize,
-    pub pad_left: usize,
-    pub expand: bool,
-    pub project: bool,
-}
-
-impl BlockGeom {
-    /// Output rows per band.
-    pub const fn band(&self) -> usize {
-        // ring + band buffer for `r` rows: ((r - 1) s + k) w e + r ow e floats.
-        let ring_row = if self.expand { self.w * self.e } else { 0 };
-        let band_row = if self.project { self.ow * self.e } else { 0 };
-        let per_row = self.s * ring_row + band_row;
-        let fixed = if self.k > self.s { (self.k - self.s) * ring_row } else { 0 };
-        let r = if per_row == 0 || SCRATCH_BUDGET <= fixed { 1 } else { (SCRATCH_BUDGET - fixed) / per_row };
-        if r < 1 {
-            1
-        } else if r > self.oh {
-            self.oh
-        } else {
-            r
-        }
-    }
-
-    /// Expanded rows the ring holds.
-    const fn ring(&self) -> usize {
-        (self.band() - 1) * self.s + self.k
-    }
-
-    /// Floats of scratch [`block`] needs.
-    pub const fn scratch_len(&self) -> usize {
-        let ring = if self.expand { self.ring() * self.w * self.e } else { 0 };
-        let band = if self.project { self.band() * self.ow * self.e } else { 0 };
-        ring + band
-    }
-
-    fn depthwise(&self) -> ConvGeom {
-        ConvGeom::new(
-            [self.h, self.w, self.e],
-            [self.oh, self.ow, self.e],
-            [self.k, self.k],
-            [self.s, self.s],
-            [self.pad_top, self.pad_left],
-        )
-    }
-}
-
-/// The weights of one stage: packed kernel, bias, activation.
+/// One conv of a block: its packed kernel and its epilogue.
 #[derive(Debug, Clone, Copy)]
 pub struct Stage<'a> {
     pub w: &'a [f32],
-    pub bias: &'a [f32],
-    pub act: Act,
+    pub epi: Epilogue<'a>,
 }
 
-/// Runs a fused block. `residual` (if any) is added after the projection.
-/// Output rows are split between the parts of `e`, each with its own
-/// `g.scratch_len()` floats of `scratch` (so `scratch` holds one such piece
-/// per thread of `e`); a part recomputes the few expanded rows its windows
-/// share with the previous part.
-#[allow(clippy::too_many_arguments)]
+/// The convs of a fused block. Only the projection's epilogue may have a
+/// residual (the block's skip connection, added after the projection).
+#[derive(Debug, Clone, Copy)]
+pub struct Stages<'a> {
+    pub expand: Option<Stage<'a>>,
+    pub depthwise: Stage<'a>,
+    pub project: Option<Stage<'a>>,
+}
+
+/// Runs a fused block. Output rows are split between the parts of `e`,
+/// each with its own `g.scratch_len()` floats of `scratch` (so `scratch`
+/// holds one such piece per thread of `e`); a part recomputes the few
+/// expanded rows its windows share with the previous part.
 pub fn block(
     e: &dyn Exec,
     isa: Isa,
     g: &BlockGeom,
     x: &[f32],
-    expand: Option<Stage<'_>>,
-    depthwise: Stage<'_>,
-    project: Option<Stage<'_>>,
-    residual: Opt<'_>,
+    stages: &Stages<'_>,
     scratch: &mut [f32],
     y: &mut [f32],
 ) {
+    let Stages { expand, depthwise, project } = *stages;
     assert!(g.expand == expand.is_some() && g.project == project.is_some(), "stages match the geometry");
     assert!(g.expand || g.e == g.cin, "without expansion the depthwise conv reads the input");
     assert!(g.k <= dwconv::MAX_K);
     assert!(x.len() >= g.h * g.w * g.cin && y.len() >= g.oh * g.ow * if g.project { g.cout } else { g.e });
-    assert!(residual.is_none() || g.project, "the residual is added by the projection");
+    assert!(
+        expand.is_none_or(|s| s.epi.residual.is_none()) && depthwise.epi.residual.is_none(),
+        "the residual is added by the projection"
+    );
+    let residual = project.and_then(|p| p.epi.residual);
     assert!(residual.is_none_or(|r| r.len() >= g.oh * g.ow * g.cout));
     let taps = g.k * g.k;
     assert!(depthwise.w.len() >= super::pack::depthwise_len(taps, g.e));
-    assert!(depthwise.bias.len() >= super::pack::depthwise_bias_len(g.e));
-    let blk = Blk { g, x, expand, depthwise, project, residual };
+    assert!(depthwise.epi.bias.len() >= super::pack::depthwise_bias_len(g.e));
+    let blk = Blk { g, x, stages: *stages };
     let out_c = if g.project { g.cout } else { g.e };
     let (b, parts) = par::bounds(g.oh, e.threads(), 1);
     let row = g.ow * out_c;
@@ -125,10 +69,7 @@ pub fn block(
 struct Blk<'a> {
     g: &'a BlockGeom,
     x: &'a [f32],
-    expand: Option<Stage<'a>>,
-    depthwise: Stage<'a>,
-    project: Option<Stage<'a>>,
-    residual: Opt<'a>,
+    stages: Stages<'a>,
 }
 
 /// The band loop. The GEMMs and depthwise rows it calls are each their own
@@ -149,7 +90,7 @@ fn run(isa: Isa, b: &Blk<'_>, rows: core::ops::Range<usize>, scratch: &mut [f32]
     while oy0 < rows.end {
         let oy1 = (oy0 + band).min(rows.end);
         // Expand every input row the band's windows reach, once, in order.
-        if let Some(ex) = &b.expand {
+        if let Some(ex) = &b.stages.expand {
             let last = ((oy1 - 1) * g.s + g.k).saturating_sub(g.pad_top).min(g.h);
             while next < last {
                 let slot = next % ring;
@@ -162,9 +103,7 @@ fn run(isa: Isa, b: &Blk<'_>, rows: core::ops::Range<usize>, scratch: &mut [f32]
                     lda: g.cin,
                     koff: None,
                     w: ex.w,
-                    bias: ex.bias,
-                    act: ex.act,
-                    residual: None,
+                    epi: ex.epi,
                 };
                 gemm::gemm(isa, &gm, &mut ring_buf[slot * g.w * g.e..(slot + 1) * g.w * g.e]);
                 next += 1;
@@ -190,13 +129,13 @@ fn run(isa: Isa, b: &Blk<'_>, rows: core::ops::Range<usize>, scratch: &mut [f32]
             } else {
                 y[(oy - first) * g.ow * out_c..][..g.ow * out_c].as_mut_ptr()
             };
-            let d = &b.depthwise;
+            let d = &b.stages.depthwise;
             // SAFETY: the rows are `w * e` floats of the ring or the input,
             // `out` is `ow * e` floats, the weights were checked.
-            unsafe { dwconv::row_dispatch(isa, &dw, &rows[..g.k], d.w.as_ptr(), d.bias.as_ptr(), d.act, out) };
+            unsafe { dwconv::row_dispatch(isa, &dw, &rows[..g.k], d.w.as_ptr(), d.epi.bias.as_ptr(), d.epi.act, out) };
         }
         // Project the band.
-        if let Some(pr) = &b.project {
+        if let Some(pr) = &b.stages.project {
             let pixels = (oy1 - oy0) * g.ow;
             let at = (oy0 - first) * g.ow * g.cout;
             let res_at = oy0 * g.ow * g.cout;
@@ -209,9 +148,7 @@ fn run(isa: Isa, b: &Blk<'_>, rows: core::ops::Range<usize>, scratch: &mut [f32]
                 lda: g.e,
                 koff: None,
                 w: pr.w,
-                bias: pr.bias,
-                act: pr.act,
-                residual: b.residual.map(|r| &r[res_at..res_at + pixels * g.cout]),
+                epi: pr.epi.range(res_at, pixels * g.cout),
             };
             gemm::gemm(isa, &gm, &mut y[at..at + pixels * g.cout]);
         }

@@ -3,54 +3,8 @@
 //! depthwise kernel.
 
 use super::gemm::{Gemm, gemm, gemm_ptr};
-use super::{Act, Isa, Opt, par};
+use super::{ConvGeom, Epilogue, Isa, PointwiseGeom, par};
 use crate::exec::Exec;
-
-/// Geometry of a 2-D convolution on one NHWC image. Padding is implicit:
-/// input pixels outside `[0, h) x [0, w)` are zero; output pixel `(oy, ox)`
-/// reads input rows from `oy * sh - pad_top`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConvGeom {
-    pub h: usize,
-    pub w: usize,
-    pub cin: usize,
-    pub oh: usize,
-    pub ow: usize,
-    pub cout: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub sh: usize,
-    pub sw: usize,
-    pub pad_top: usize,
-    pub pad_left: usize,
-}
-
-impl ConvGeom {
-    /// `[h, w, cin]` in, `[oh, ow, cout]` out, `[kh, kw]` kernel, `[sh, sw]`
-    /// stride, `[top, left]` padding.
-    pub const fn new(
-        input: [usize; 3],
-        output: [usize; 3],
-        kernel: [usize; 2],
-        stride: [usize; 2],
-        pad: [usize; 2],
-    ) -> Self {
-        ConvGeom {
-            h: input[0],
-            w: input[1],
-            cin: input[2],
-            oh: output[0],
-            ow: output[1],
-            cout: output[2],
-            kh: kernel[0],
-            kw: kernel[1],
-            sh: stride[0],
-            sw: stride[1],
-            pad_top: pad[0],
-            pad_left: pad[1],
-        }
-    }
-}
 
 /// Floats of the on-stack im2col buffer (32 KiB).
 const IM2COL: usize = 8192;
@@ -61,42 +15,28 @@ const SMALL_IM2COL: usize = 1024;
 /// Regular convolution with a fused epilogue; `w` is the kernel
 /// `[kh * kw * cin][cout]` packed by [`super::pack::gemm`]. Output rows are
 /// split between the parts of `e`.
-#[allow(clippy::too_many_arguments)]
-pub fn conv2d(
-    e: &dyn Exec,
-    isa: Isa,
-    g: &ConvGeom,
-    x: &[f32],
-    w: &[f32],
-    bias: &[f32],
-    act: Act,
-    residual: Opt<'_>,
-    y: &mut [f32],
-) {
+pub fn conv2d(e: &dyn Exec, isa: Isa, g: &ConvGeom, x: &[f32], w: &[f32], epi: Epilogue<'_>, y: &mut [f32]) {
     let k = g.kh * g.kw * g.cin;
     assert!(x.len() >= g.h * g.w * g.cin && y.len() >= g.oh * g.ow * g.cout);
-    assert!(residual.is_none_or(|r| r.len() >= g.oh * g.ow * g.cout));
+    assert!(epi.residual.is_none_or(|r| r.len() >= g.oh * g.ow * g.cout));
     assert!(k <= IM2COL, "a {}x{}x{} window does not fit the im2col buffer", g.kh, g.kw, g.cin);
     let (b, parts) = par::bounds(g.oh, e.threads(), 1);
     let row = g.ow * g.cout;
     par::run(e, &mut y[..g.oh * row], &b, parts, row, &|part, y| {
         let rows = b[part]..b[part + 1];
-        let residual = residual.map(|r| &r[rows.start * row..rows.end * row]);
-        conv2d_rows(isa, g, rows, x, w, bias, act, residual, y);
+        let epi = epi.range(rows.start * row, rows.len() * row);
+        conv2d_rows(isa, g, rows, x, w, epi, y);
     });
 }
 
-/// Output rows `rows` of [`conv2d`]; `y` and `residual` start at row `rows.start`.
-#[allow(clippy::too_many_arguments)]
+/// Output rows `rows` of [`conv2d`]; `y` and the residual start at row `rows.start`.
 fn conv2d_rows(
     isa: Isa,
     g: &ConvGeom,
     rows: core::ops::Range<usize>,
     x: &[f32],
     w: &[f32],
-    bias: &[f32],
-    act: Act,
-    residual: Opt<'_>,
+    epi: Epilogue<'_>,
     y: &mut [f32],
 ) {
     let k = g.kh * g.kw * g.cin;
@@ -131,26 +71,13 @@ fn conv2d_rows(
                 lda: g.sw * g.cin,
                 koff: Some(&koff[..k]),
                 w,
-                bias,
-                act,
-                residual: residual.map(|r| &r[o0..o1]),
+                epi: epi.range(o0, o1 - o0),
             };
             gemm(isa, &gm, &mut y[o0..o1]);
-            im2col_gemm(isa, g, oy, 0..ox_lo, x, w, bias, act, residual.map(|r| &r[out(0)..]), &mut y[out(0)..]);
-            im2col_gemm(
-                isa,
-                g,
-                oy,
-                ox_hi..g.ow,
-                x,
-                w,
-                bias,
-                act,
-                residual.map(|r| &r[out(ox_hi)..]),
-                &mut y[out(ox_hi)..],
-            );
+            im2col_gemm(isa, g, (oy, 0..ox_lo), x, w, epi.from(out(0)), &mut y[out(0)..]);
+            im2col_gemm(isa, g, (oy, ox_hi..g.ow), x, w, epi.from(out(ox_hi)), &mut y[out(ox_hi)..]);
         } else {
-            im2col_gemm(isa, g, oy, 0..g.ow, x, w, bias, act, residual.map(|r| &r[out(0)..]), &mut y[out(0)..]);
+            im2col_gemm(isa, g, (oy, 0..g.ow), x, w, epi.from(out(0)), &mut y[out(0)..]);
         }
     }
 }
@@ -159,18 +86,14 @@ fn conv2d_rows(
 const KOFF: usize = 2048;
 
 /// Output pixels `oxs` of row `oy` through an im2col buffer on the stack
-/// (windows that cross the border); `y` and `residual` start at pixel `oxs.start`.
-#[allow(clippy::too_many_arguments)]
+/// (windows that cross the border); `y` and the residual start at pixel `oxs.start`.
 fn im2col_gemm(
     isa: Isa,
     g: &ConvGeom,
-    oy: usize,
-    oxs: core::ops::Range<usize>,
+    (oy, oxs): (usize, core::ops::Range<usize>),
     x: &[f32],
     w: &[f32],
-    bias: &[f32],
-    act: Act,
-    residual: Opt<'_>,
+    epi: Epilogue<'_>,
     y: &mut [f32],
 ) {
     if oxs.is_empty() {
@@ -224,41 +147,29 @@ fn im2col_gemm(
             lda: k,
             koff: None,
             w,
-            bias,
-            act,
-            residual: residual.map(|r| &r[at..at + len]),
+            epi: epi.range(at, len),
         };
         gemm(isa, &gm, &mut y[at..at + len]);
         ox0 += pixels;
     }
 }
 
-/// 1x1 convolution over `pixels` pixels: `y = act(x [pixels, cin] * W + bias) + residual`,
-/// `w` packed by [`super::pack::gemm`]. Pixels are split between the parts of `e`.
-#[allow(clippy::too_many_arguments)]
-pub fn pointwise(
-    e: &dyn Exec,
-    isa: Isa,
-    pixels: usize,
-    cin: usize,
-    cout: usize,
-    x: &[f32],
-    w: &[f32],
-    bias: &[f32],
-    act: Act,
-    residual: Opt<'_>,
-    y: &mut [f32],
-) {
+/// 1x1 convolution: `y = act(x [pixels, cin] * W + bias) + residual`, `w`
+/// packed by [`super::pack::gemm`]. Pixels are split between the parts of
+/// `e`, or, when there are fewer pixels than output channels, whole panels
+/// of output channels (each core then reads only its share of the weights).
+pub fn pointwise(e: &dyn Exec, isa: Isa, g: &PointwiseGeom, x: &[f32], w: &[f32], epi: Epilogue<'_>, y: &mut [f32]) {
+    let PointwiseGeom { pixels, cin, cout } = *g;
     assert!(x.len() >= pixels * cin && y.len() >= pixels * cout);
-    assert!(residual.is_none_or(|r| r.len() >= pixels * cout));
+    assert!(epi.residual.is_none_or(|r| r.len() >= pixels * cout));
     let nr = isa.panel();
     let panels = cout.div_ceil(nr);
     if e.threads() > 1 && pixels < cout && panels > 1 {
-        // Fewer activations than weights (the 7x7 and 14x14 layers): each
-        // part takes whole panels of output columns, so each core reads
-        // half the weights instead of all of them.
+        // Fewer activations than weights (the 7x7 and 14x14 layers, dense
+        // layers): each part takes whole panels of output columns, so each
+        // core reads half the weights instead of all of them.
         let (b, parts) = par::bounds(panels, e.threads(), 1);
-        par::run_shared(e, y, parts, &|part, y, y_len| {
+        par::run_shared(e, &mut y[..pixels * cout], parts, &|part, y, y_len| {
             let (p0, c0) = (b[part], b[part] * nr);
             let c1 = (b[part + 1] * nr).min(cout);
             let g = Gemm {
@@ -270,9 +181,7 @@ pub fn pointwise(
                 lda: cin,
                 koff: None,
                 w: &w[p0 * cin * nr..],
-                bias: &bias[p0 * nr..],
-                act,
-                residual: residual.map(|r| &r[c0..]),
+                epi: Epilogue { bias: &epi.bias[p0 * nr..], ..epi.from(c0) },
             };
             // SAFETY: `y` holds `y_len` floats; this part writes only columns
             // `c0..c1` of each row, which no other part writes.
@@ -292,9 +201,7 @@ pub fn pointwise(
             lda: cin,
             koff: None,
             w,
-            bias,
-            act,
-            residual: residual.map(|r| &r[p0 * cout..p1 * cout]),
+            epi: epi.range(p0 * cout, (p1 - p0) * cout),
         };
         gemm(isa, &g, y);
     });

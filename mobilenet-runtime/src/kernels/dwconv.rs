@@ -7,50 +7,40 @@
 //! group's windows that hold it (see [`row_groups`]). Other kernels take a
 //! clipped per-pixel path.
 
-use super::conv::ConvGeom;
+use super::ConvGeom;
 use super::entry::Kernels;
 use super::pack::{depthwise_bias_len, depthwise_index, depthwise_len};
 use super::simd::Simd;
-use super::{Act, Isa, Opt, isa::Kind};
+use super::{Act, Epilogue, Isa, isa::Kind};
 use crate::exec::Exec;
 
-/// Depthwise convolution (`multiplier` outputs per input channel) with a
-/// fused epilogue. `w` and `bias` are packed by [`super::pack`].
-#[allow(clippy::too_many_arguments)]
-pub fn depthwise(
-    e: &dyn Exec,
-    isa: Isa,
-    g: &ConvGeom,
-    multiplier: usize,
-    x: &[f32],
-    w: &[f32],
-    bias: &[f32],
-    act: Act,
-    residual: Opt<'_>,
-    y: &mut [f32],
-) {
-    assert!(g.cout == g.cin * multiplier, "depthwise output channels");
+/// Depthwise convolution with a fused epilogue: `g.cout / g.cin` outputs
+/// (the depth multiplier) per input channel. `w` and the bias are packed by
+/// [`super::pack`].
+pub fn depthwise(e: &dyn Exec, isa: Isa, g: &ConvGeom, x: &[f32], w: &[f32], epi: Epilogue<'_>, y: &mut [f32]) {
+    assert!(g.cin > 0 && g.cout.is_multiple_of(g.cin), "depthwise output channels are a multiple of the input's");
+    let multiplier = g.cout / g.cin;
     assert!(x.len() >= g.h * g.w * g.cin && y.len() >= g.oh * g.ow * g.cout);
-    assert!(w.len() >= depthwise_len(g.kh * g.kw, g.cout) && bias.len() >= depthwise_bias_len(g.cout));
-    assert!(residual.is_none_or(|r| r.len() >= g.oh * g.ow * g.cout));
+    assert!(w.len() >= depthwise_len(g.kh * g.kw, g.cout) && epi.bias.len() >= depthwise_bias_len(g.cout));
+    assert!(epi.residual.is_none_or(|r| r.len() >= g.oh * g.ow * g.cout));
     assert!(g.kh <= MAX_K, "kernel taller than {MAX_K}");
     let (b, parts) = super::par::bounds(g.oh, e.threads(), 1);
     let row = g.ow * g.cout;
     super::par::run(e, &mut y[..g.oh * row], &b, parts, row, &|part, y| {
         let rows = b[part]..b[part + 1];
-        let residual = residual.map(|r| &r[rows.start * row..rows.end * row]);
+        let epi = epi.range(rows.start * row, rows.len() * row);
         if multiplier != 1 {
-            return with_multiplier(g, multiplier, isa.lanes(), rows, x, w, bias, act, residual, y);
+            return with_multiplier(g, isa.lanes(), rows, x, w, epi, y);
         }
         // SAFETY: lengths checked above (`y` and `residual` hold `rows`);
         // `isa` proves the instructions exist.
         unsafe {
             match isa.0 {
-                Kind::Portable => run::<super::simd::Portable>(g, rows, x, w, bias, act, residual, y),
+                Kind::Portable => run::<super::simd::Portable>(g, rows, x, w, epi, y),
                 #[cfg(target_arch = "x86_64")]
-                Kind::Avx2 => avx2(g, rows, x, w, bias, act, residual, y),
+                Kind::Avx2 => avx2(g, rows, x, w, epi, y),
                 #[cfg(target_arch = "x86_64")]
-                Kind::Avx512 => avx512(g, rows, x, w, bias, act, residual, y),
+                Kind::Avx512 => avx512(g, rows, x, w, epi, y),
                 #[cfg(not(target_arch = "x86_64"))]
                 _ => unreachable!("no such instruction set on this target"),
             }
@@ -62,36 +52,24 @@ type Rows = core::ops::Range<usize>;
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn avx2(g: &ConvGeom, rows: Rows, x: &[f32], w: &[f32], b: &[f32], act: Act, r: Opt<'_>, y: &mut [f32]) {
+unsafe fn avx2(g: &ConvGeom, rows: Rows, x: &[f32], w: &[f32], epi: Epilogue<'_>, y: &mut [f32]) {
     // SAFETY: this function's target features are the ones `Avx2` needs; the caller checked the lengths
     // (`depthwise`).
-    unsafe { run::<super::simd::Avx2>(g, rows, x, w, b, act, r, y) }
+    unsafe { run::<super::simd::Avx2>(g, rows, x, w, epi, y) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn avx512(g: &ConvGeom, rows: Rows, x: &[f32], w: &[f32], b: &[f32], act: Act, r: Opt<'_>, y: &mut [f32]) {
+unsafe fn avx512(g: &ConvGeom, rows: Rows, x: &[f32], w: &[f32], epi: Epilogue<'_>, y: &mut [f32]) {
     // SAFETY: this function's target features are the ones `Avx512` needs; the caller checked the lengths
     // (`depthwise`).
-    unsafe { run::<super::simd::Avx512>(g, rows, x, w, b, act, r, y) }
+    unsafe { run::<super::simd::Avx512>(g, rows, x, w, epi, y) }
 }
 
-/// Output rows `rows`; `y` and `res` start at row `rows.start`.
+/// Output rows `rows`; `y` and the residual start at row `rows.start`.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn run<V: Kernels>(
-    g: &ConvGeom,
-    rows: Rows,
-    x: &[f32],
-    w: &[f32],
-    bias: &[f32],
-    act: Act,
-    res: Opt<'_>,
-    y: &mut [f32],
-) {
-    let res = res.map_or(core::ptr::null(), <[f32]>::as_ptr);
+unsafe fn run<V: Kernels>(g: &ConvGeom, rows: Rows, x: &[f32], w: &[f32], epi: Epilogue<'_>, y: &mut [f32]) {
+    let res = epi.residual.map_or(core::ptr::null(), <[f32]>::as_ptr);
     let (x, y) = (x.as_ptr(), y.as_mut_ptr());
     let first = rows.start;
     for oy in rows {
@@ -111,7 +89,7 @@ unsafe fn run<V: Kernels>(
         let r = if res.is_null() { res } else { unsafe { res.add(o) } };
         // SAFETY: `rows` point at input rows or are null, `y.add(o)` at output row `oy` of this part, `w` and
         // `bias` are packed for `g` (all checked by `depthwise`); `V` matches the function's target features.
-        unsafe { row::<V>(g, &rows[..g.kh], w.as_ptr(), bias.as_ptr(), act, r, y.add(o)) };
+        unsafe { row::<V>(g, &rows[..g.kh], w.as_ptr(), epi.bias.as_ptr(), epi.act, r, y.add(o)) };
     }
 }
 
@@ -126,7 +104,7 @@ pub(crate) unsafe fn row_dispatch(
     rows: &[*const f32],
     w: *const f32,
     bias: *const f32,
-    act: Act,
+    act: Option<Act>,
     out: *mut f32,
 ) {
     // SAFETY: the caller's contract (rows, `w`, `bias`, `out` as documented); `isa` proves the CPU has the
@@ -146,7 +124,7 @@ pub(crate) unsafe fn row_dispatch(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn row_avx2(g: &ConvGeom, rows: &[*const f32], w: *const f32, b: *const f32, act: Act, out: *mut f32) {
+unsafe fn row_avx2(g: &ConvGeom, rows: &[*const f32], w: *const f32, b: *const f32, act: Option<Act>, out: *mut f32) {
     // SAFETY: this function's target features are the ones `Avx2` needs; the pointers are the caller's
     // (`row_dispatch`).
     unsafe { row::<super::simd::Avx2>(g, rows, w, b, act, core::ptr::null(), out) }
@@ -154,14 +132,14 @@ unsafe fn row_avx2(g: &ConvGeom, rows: &[*const f32], w: *const f32, b: *const f
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn row_avx512(g: &ConvGeom, rows: &[*const f32], w: *const f32, b: *const f32, act: Act, out: *mut f32) {
+unsafe fn row_avx512(g: &ConvGeom, rows: &[*const f32], w: *const f32, b: *const f32, act: Option<Act>, out: *mut f32) {
     // SAFETY: this function's target features are the ones `Avx512` needs; the pointers are the caller's
     // (`row_dispatch`).
     unsafe { row::<super::simd::Avx512>(g, rows, w, b, act, core::ptr::null(), out) }
 }
 
 /// Largest kernel height the row kernels take input rows for.
-pub(crate) const MAX_K: usize = 16;
+pub(crate) const MAX_K: usize = super::MAX_KERNEL;
 
 /// One output row of a depthwise convolution (multiplier 1): `rows[ky]` is
 /// input row `oy * sh - pad_top + ky` (`w * c` floats), or null where that row
@@ -173,7 +151,7 @@ pub(crate) unsafe fn row<V: Kernels>(
     rows: &[*const f32],
     w: *const f32,
     bias: *const f32,
-    act: Act,
+    act: Option<Act>,
     res: *const f32,
     y: *mut f32,
 ) {
@@ -297,7 +275,7 @@ unsafe fn group_n<V: Kernels, const K: usize, const S: usize, const P: usize>(
 
 /// The activation of every accumulator.
 #[inline(always)]
-unsafe fn act_all<V: Simd, const P: usize>(acc: &mut [V; P], act: Act) {
+unsafe fn act_all<V: Simd, const P: usize>(acc: &mut [V; P], act: Option<Act>) {
     macro_rules! each {
         ($a:expr) => {
             for v in acc.iter_mut() {
@@ -307,12 +285,12 @@ unsafe fn act_all<V: Simd, const P: usize>(acc: &mut [V; P], act: Act) {
         };
     }
     match act {
-        Act::Identity => {}
-        Act::Relu => each!(Act::Relu),
-        Act::Relu6 => each!(Act::Relu6),
-        Act::HardSwish => each!(Act::HardSwish),
-        Act::HardSigmoid => each!(Act::HardSigmoid),
-        Act::Sigmoid => each!(Act::Sigmoid),
+        None => {}
+        Some(Act::Relu) => each!(Act::Relu),
+        Some(Act::Relu6) => each!(Act::Relu6),
+        Some(Act::HardSwish) => each!(Act::HardSwish),
+        Some(Act::HardSigmoid) => each!(Act::HardSigmoid),
+        Some(Act::Sigmoid) => each!(Act::Sigmoid),
     }
 }
 
@@ -412,7 +390,7 @@ pub(super) struct Pixel {
     /// Packed `[channel block][tap][lane]`.
     w: *const f32,
     bias: *const f32,
-    act: Act,
+    act: Option<Act>,
 }
 
 /// Channels `from..` of output pixel `ox`, its window clipped to the image
@@ -451,7 +429,7 @@ unsafe fn clipped<V: Simd>(
                 }
             }
             let o = ox * c + cb;
-            let mut v = acc.act(px.act);
+            let mut v = acc.act_opt(px.act);
             if !res.is_null() {
                 v = v.add(V::load_n(res.add(o), n));
             }
@@ -462,27 +440,16 @@ unsafe fn clipped<V: Simd>(
 
 /// Depth multiplier > 1 (v1's `depth_multiplier`): output channel `o` reads
 /// input channel `o / multiplier`. Rare; scalar.
-#[allow(clippy::too_many_arguments)]
-fn with_multiplier(
-    g: &ConvGeom,
-    multiplier: usize,
-    lanes: usize,
-    rows: Rows,
-    x: &[f32],
-    w: &[f32],
-    bias: &[f32],
-    act: Act,
-    res: Opt<'_>,
-    y: &mut [f32],
-) {
+fn with_multiplier(g: &ConvGeom, lanes: usize, rows: Rows, x: &[f32], w: &[f32], epi: Epilogue<'_>, y: &mut [f32]) {
     let (cin, cout) = (g.cin, g.cout);
+    let multiplier = cout / cin;
     let taps = g.kh * g.kw;
     let first = rows.start;
     for oy in rows {
         for ox in 0..g.ow {
             let o = ((oy - first) * g.ow + ox) * cout;
             let acc = &mut y[o..o + cout];
-            acc.copy_from_slice(&bias[..cout]);
+            acc.copy_from_slice(&epi.bias[..cout]);
             for ky in 0..g.kh {
                 let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
                 if iy < 0 || iy >= g.h as isize {
@@ -500,8 +467,8 @@ fn with_multiplier(
                     }
                 }
             }
-            act.apply_all(acc);
-            if let Some(r) = res {
+            Act::apply_all(epi.act, acc);
+            if let Some(r) = epi.residual {
                 acc.iter_mut().zip(&r[o..o + cout]).for_each(|(a, r)| *a += r);
             }
         }

@@ -15,7 +15,7 @@ pub fn batch_norm(channels: usize, x: &[f32], scale: &[f32], shift: &[f32], y: &
 
 pub fn activation(act: Act, x: &[f32], y: &mut [f32]) {
     y.copy_from_slice(x);
-    act.apply_all(y);
+    Act::apply_all(Some(act), y);
 }
 
 pub fn add(a: &[f32], b: &[f32], y: &mut [f32]) {

@@ -98,7 +98,8 @@ kernels!(super::simd::Avx2, ["avx2,fma"], [1 2 3 4 5 6]);
 #[cfg(target_arch = "x86_64")]
 kernels!(super::simd::Avx512, ["avx512f"], [1 2 3 4 5 6 7 8 9 10 11 12]);
 
-/// The row counts listed above are `1..=MR`.
+/// The row counts listed above are `1..=MR` of the instruction set table
+/// (`Kind::config`).
 const _: () = {
     assert!(Portable::MR == 4);
     #[cfg(target_arch = "x86_64")]

@@ -12,7 +12,7 @@
 
 use super::entry::Kernels;
 use super::simd::Simd;
-use super::{Act, Isa, Opt, isa::Kind};
+use super::{Act, Epilogue, Isa, isa::Kind};
 
 /// Bytes of input rows a block keeps in L2 while the panels pass over them.
 const L2_ROWS_BYTES: usize = 192 * 1024;
@@ -38,10 +38,9 @@ pub(crate) struct Gemm<'a> {
     /// im2col").
     pub koff: Option<&'a [usize]>,
     pub w: &'a [f32],
-    pub bias: &'a [f32],
-    pub act: Act,
-    /// `m x n`, like the output (rows `ldc` apart).
-    pub residual: Opt<'a>,
+    /// Bias and activation per column; the residual is `m x n`, like the
+    /// output (rows `ldc` apart).
+    pub epi: Epilogue<'a>,
     /// Floats between output (and residual) rows, at least `n`.
     pub ldc: usize,
 }
@@ -56,12 +55,12 @@ fn check(isa: Isa, g: &Gemm<'_>, y_len: usize) {
     });
     assert!(g.m == 0 || g.x.len() >= (g.m - 1) * g.lda + span, "x too short");
     assert!(
-        (g.lda >= g.k || g.koff.is_some()) && g.w.len() >= panels * g.k * nr && g.bias.len() >= panels * nr,
+        (g.lda >= g.k || g.koff.is_some()) && g.w.len() >= panels * g.k * nr && g.epi.bias.len() >= panels * nr,
         "weights too short"
     );
     assert!(g.ldc >= g.n, "output rows overlap");
     let out = if g.m == 0 { 0 } else { (g.m - 1) * g.ldc + g.n };
-    assert!(y_len >= out && g.residual.is_none_or(|r| r.len() >= out), "output too short");
+    assert!(y_len >= out && g.epi.residual.is_none_or(|r| r.len() >= out), "output too short");
 }
 
 /// Runs a GEMM with the kernels of `isa`.
@@ -114,10 +113,10 @@ unsafe fn run<V: Kernels>(g: &Gemm<'_>, y: *mut f32) {
         // SAFETY: one row read in order, lengths as `check` requires (the caller's contract).
         return unsafe { gemv::<V>(g, y) };
     }
-    let nr = 2 * V::LANES;
+    let nr = V::PANEL;
     let panels = g.n.div_ceil(nr);
-    let (x, w, bias) = (g.x.as_ptr(), g.w.as_ptr(), g.bias.as_ptr());
-    let res = g.residual.map_or(core::ptr::null(), <[f32]>::as_ptr);
+    let (x, w, bias) = (g.x.as_ptr(), g.w.as_ptr(), g.epi.bias.as_ptr());
+    let res = g.epi.residual.map_or(core::ptr::null(), <[f32]>::as_ptr);
     let koff = g.koff.map_or(core::ptr::null(), <[usize]>::as_ptr);
     let tile_at = |r: usize, p: usize| Tile {
         koff,
@@ -126,7 +125,7 @@ unsafe fn run<V: Kernels>(g: &Gemm<'_>, y: *mut f32) {
         lda: g.lda,
         b: w.wrapping_add(p * g.k * nr),
         bias: bias.wrapping_add(p * nr),
-        act: g.act,
+        act: g.epi.act,
         res: if res.is_null() { res } else { res.wrapping_add(r * g.ldc + p * nr) },
         c: y.wrapping_add(r * g.ldc + p * nr),
         ldc: g.ldc,
@@ -231,7 +230,7 @@ unsafe fn tile_for<V: Kernels>(rows: usize, t: &Tile) {
 #[inline(always)]
 unsafe fn gemv<V: Simd>(g: &Gemm<'_>, y: *mut f32) {
     debug_assert!(g.koff.is_none(), "one row is read in place");
-    let panels = g.n.div_ceil(2 * V::LANES);
+    let panels = g.n.div_ceil(V::PANEL);
     let mut p = 0;
     while p < panels {
         // SAFETY: panels `p..p + P` exist (`P <= panels - p`); lengths as `check` verified.
@@ -256,13 +255,13 @@ const GEMV_PANELS: usize = 6;
 /// [`gemv`] for the `P` panels from `p0`.
 #[inline(always)]
 unsafe fn gemv_panels<V: Simd, const P: usize>(g: &Gemm<'_>, y: *mut f32, p0: usize) {
-    let nr = 2 * V::LANES;
+    let nr = V::PANEL;
     let x = g.x.as_ptr();
     // SAFETY: panels `p0..p0 + P` of `w` and `bias` exist, `x` holds `k` inputs and `y` the panels' columns
     // (as `check` verified); stores are cut to the valid columns.
     unsafe {
         let b = g.w.as_ptr().add(p0 * g.k * nr);
-        let bias = g.bias.as_ptr().add(p0 * nr);
+        let bias = g.epi.bias.as_ptr().add(p0 * nr);
         let acc0: [V; P] = core::array::from_fn(|q| V::load(bias.add(q * nr)));
         let acc1: [V; P] = core::array::from_fn(|q| V::load(bias.add(q * nr + V::LANES)));
         let (mut acc0, mut acc1) = (acc0, acc1);
@@ -277,11 +276,11 @@ unsafe fn gemv_panels<V: Simd, const P: usize>(g: &Gemm<'_>, y: *mut f32, p0: us
         for q in 0..P {
             let p = p0 + q;
             let cols = nr.min(g.n - p * nr);
-            let v0 = acc0[q].act(g.act);
-            let v1 = acc1[q].act(g.act);
+            let v0 = acc0[q].act_opt(g.epi.act);
+            let v1 = acc1[q].act_opt(g.epi.act);
             let (n0, n1) = (cols.min(V::LANES), cols.saturating_sub(V::LANES));
             let c = y.add(p * nr);
-            match g.residual {
+            match g.epi.residual {
                 Some(r) => {
                     let r = r.as_ptr().add(p * nr);
                     v0.add(V::load_n(r, n0)).store_n(c, n0);
@@ -310,7 +309,7 @@ pub(super) struct Tile {
     koff: *const usize,
     b: *const f32,
     bias: *const f32,
-    act: Act,
+    act: Option<Act>,
     /// Null, or the residual tile (row stride `ldc`).
     res: *const f32,
     c: *mut f32,
@@ -351,7 +350,7 @@ unsafe fn band_for<V: Kernels>(rows: usize, t: &Tile, panels: usize, n: usize) {
 /// The tile of panel `p` in the band of `t` (panel 0).
 #[inline(always)]
 fn panel_tile<V: Simd>(t: &Tile, p: usize, n: usize) -> Tile {
-    let nr = 2 * V::LANES;
+    let nr = V::PANEL;
     Tile {
         b: t.b.wrapping_add(p * t.k * nr),
         pf: t.b.wrapping_add(p * t.k * nr),
@@ -448,7 +447,7 @@ pub(super) unsafe fn tile<V: Simd, const MR: usize, const NV: usize, const OFF: 
             if !OFF {
                 a = [a[0].wrapping_add(1), a[1].wrapping_add(1), a[2].wrapping_add(1), a[3].wrapping_add(1)];
             }
-            b = b.add(2 * V::LANES);
+            b = b.add(V::PANEL);
             pf = pf.wrapping_add(16);
         }
         if !t.last {
@@ -496,34 +495,34 @@ pub(super) unsafe fn tile<V: Simd, const MR: usize, const NV: usize, const OFF: 
 /// the end of [`tile`]). Arrays go by value: taken by reference, they made
 /// LLVM keep the k loop's accumulators in memory.
 #[inline(always)]
-unsafe fn act_rows<V: Simd, const MR: usize>(mut v: [V; MR], act: Act) -> [V; MR] {
+unsafe fn act_rows<V: Simd, const MR: usize>(mut v: [V; MR], act: Option<Act>) -> [V; MR] {
     // SAFETY: the caller's contract: the CPU has `V`'s instructions; no memory is accessed.
     unsafe {
         match act {
-            Act::Identity => {}
-            Act::Relu => {
+            None => {}
+            Some(Act::Relu) => {
                 for x in &mut v {
                     *x = x.act(Act::Relu);
                 }
             }
-            Act::Relu6 => {
+            Some(Act::Relu6) => {
                 for x in &mut v {
                     *x = x.act(Act::Relu6);
                 }
             }
-            Act::HardSigmoid => {
+            Some(Act::HardSigmoid) => {
                 for x in &mut v {
                     *x = x.act(Act::HardSigmoid);
                 }
             }
-            Act::HardSwish => {
+            Some(Act::HardSwish) => {
                 for x in &mut v {
                     *x = x.act(Act::HardSwish);
                 }
             }
             // Scalar, and only in custom heads: through a copy, so that the
             // loop that stays rolled does not pull `v` into memory.
-            Act::Sigmoid => {
+            Some(Act::Sigmoid) => {
                 let mut copy = v;
                 for x in &mut copy {
                     *x = x.act(Act::Sigmoid);

@@ -3,6 +3,8 @@
 
 use core::fmt;
 
+pub use mobilenet_layout::pack::Packing;
+
 /// Which kernel implementations to use. Only [`Isa::portable`] and
 /// [`Isa::detect`] (which checks the CPU) are safe to construct, so holding
 /// an `Isa` means its instructions are available.
@@ -96,10 +98,7 @@ impl Isa {
 
     /// How weights are packed for these kernels.
     pub const fn packing(self) -> Packing {
-        match self.0 {
-            Kind::Portable | Kind::Avx2 => Packing::Narrow,
-            Kind::Avx512 => Packing::Wide,
-        }
+        self.0.config().packing
     }
 
     /// Floats per vector.
@@ -113,39 +112,29 @@ impl Isa {
     }
 }
 
-/// A weight layout: the vector width the kernels of an instruction set
-/// read packed weights with. Weights packed once per layout serve every
-/// instruction set of that layout, so an embedded network carries one copy
-/// per layout, not per instruction set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Packing {
-    /// 8-float vectors, 16-float GEMM panels: the portable and AVX2 kernels.
-    Narrow,
-    /// 16-float vectors, 32-float GEMM panels: the AVX-512 kernels.
-    Wide,
+/// What the kernels of one instruction set are built with. Every size that
+/// must agree between packing, the vector type and the micro-kernels is
+/// read from [`Kind::config`], the one table of them (the vector types'
+/// `LANES` and `MR` are defined from it, and `entry.rs` checks its tile list
+/// against it at compile time).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Config {
+    /// Weight layout: vector width and GEMM panel width
+    /// ([`Packing::lanes`], [`Packing::panel`] = two vectors).
+    pub packing: Packing,
+    /// Rows of the GEMM micro-kernel tile (`gemm_rows x panel` outputs):
+    /// as many as leave registers for the accumulators (2 per row), one
+    /// broadcast input and two weight vectors (AVX2: 16 registers, 12
+    /// accumulators; AVX-512: 32 registers, 24 accumulators).
+    pub gemm_rows: usize,
 }
 
-impl Packing {
-    /// Every layout.
-    pub const ALL: [Packing; 2] = [Packing::Narrow, Packing::Wide];
-
-    /// Floats per vector.
-    pub const fn lanes(self) -> usize {
+impl Kind {
+    pub(crate) const fn config(self) -> Config {
         match self {
-            Packing::Narrow => 8,
-            Packing::Wide => 16,
-        }
-    }
-
-    /// Output channels per packed GEMM weight panel (two vectors).
-    pub const fn panel(self) -> usize {
-        2 * self.lanes()
-    }
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            Packing::Narrow => "narrow",
-            Packing::Wide => "wide",
+            Kind::Portable => Config { packing: Packing::Narrow, gemm_rows: 4 },
+            Kind::Avx2 => Config { packing: Packing::Narrow, gemm_rows: 6 },
+            Kind::Avx512 => Config { packing: Packing::Wide, gemm_rows: 12 },
         }
     }
 }

@@ -38,88 +38,54 @@ mod elementwise;
 mod entry;
 mod gemm;
 mod isa;
-pub mod pack;
 mod par;
 mod pool;
 mod simd;
 
-pub use block::{BlockGeom, Stage, block};
-pub use conv::{ConvGeom, conv2d, pointwise};
+pub use block::{Stage, Stages, block};
+pub use conv::{conv2d, pointwise};
 pub use dwconv::depthwise;
 pub use elementwise::{activation, add, batch_norm, mul_gate, rescale, softmax, softmax_in_place, zero_pad};
 pub use isa::{Isa, Packing};
-pub use pool::{dense, global_avg_pool, global_max_pool};
-
-/// Elementwise activations, with Keras' definitions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Act {
-    Identity,
-    /// `max(x, 0)`
-    Relu,
-    /// `min(max(x, 0), 6)`
-    Relu6,
-    /// `1 / (1 + exp(-x))`
-    Sigmoid,
-    /// `relu6(x + 3) / 6`
-    HardSigmoid,
-    /// `x * relu6(x + 3) / 6`
-    HardSwish,
-}
-
-impl Act {
-    #[inline(always)]
-    pub fn apply(self, x: f32) -> f32 {
-        match self {
-            Act::Identity => x,
-            Act::Relu => x.max(0.0),
-            Act::Relu6 => x.clamp(0.0, 6.0),
-            Act::Sigmoid => 1.0 / (1.0 + libm_exp(-x)),
-            Act::HardSigmoid => (x + 3.0).clamp(0.0, 6.0) * (1.0 / 6.0),
-            Act::HardSwish => x * ((x + 3.0).clamp(0.0, 6.0) * (1.0 / 6.0)),
-        }
-    }
-
-    /// Applies the activation to every element of `v`.
-    #[inline(always)]
-    pub fn apply_all(self, v: &mut [f32]) {
-        match self {
-            Act::Identity => {}
-            Act::Relu => v.iter_mut().for_each(|x| *x = x.max(0.0)),
-            Act::Relu6 => v.iter_mut().for_each(|x| *x = x.clamp(0.0, 6.0)),
-            Act::Sigmoid => v.iter_mut().for_each(|x| *x = Act::Sigmoid.apply(*x)),
-            Act::HardSigmoid => v.iter_mut().for_each(|x| *x = (*x + 3.0).clamp(0.0, 6.0) * (1.0 / 6.0)),
-            Act::HardSwish => v.iter_mut().for_each(|x| *x *= (*x + 3.0).clamp(0.0, 6.0) * (1.0 / 6.0)),
-        }
-    }
-}
-
-/// `exp` without `std`: `e^x = 2^n e^r` with `n = round(x / ln 2)`, `r`
-/// reduced in two parts (Cody-Waite, so `r` is exact), and `e^r` by a
-/// degree-6 polynomial; relative error below 3e-7 for normal results. Used
-/// only by sigmoid and softmax.
-#[inline]
-pub fn libm_exp(x: f32) -> f32 {
-    const LN2_HI: f32 = f32::from_bits(0x3f31_7200); // ln 2, low bits zero: n * LN2_HI is exact
-    const LN2_LO: f32 = f32::from_bits(0x35bf_be8e);
-    if x > 88.72 {
-        return f32::INFINITY;
-    }
-    if x < -103.98 {
-        return 0.0;
-    }
-    let t = x * core::f32::consts::LOG2_E;
-    let n = if t >= 0.0 { (t + 0.5) as i32 } else { (t - 0.5) as i32 };
-    let nf = n as f32;
-    let r = (x - nf * LN2_HI) - nf * LN2_LO; // |r| <= ln2 / 2
-    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    // 2^n, in two steps so that subnormal results stay right.
-    let half = n / 2;
-    let scale = |e: i32| f32::from_bits(((e + 127).clamp(0, 254) as u32) << 23);
-    p * scale(half) * scale(n - half)
-}
+pub use mobilenet_layout::geom::{BlockGeom, ConvGeom, MAX_KERNEL, PointwiseGeom};
+pub use mobilenet_layout::{Act, libm_exp, pack};
+pub use pool::{global_avg_pool, global_max_pool};
 
 /// An optional slice for epilogues.
 pub type Opt<'a> = Option<&'a [f32]>;
+
+/// What a convolution or dense kernel does to each output as it stores it:
+/// `act(sum + bias) + residual`. The passes fold a BatchNorm into `bias`,
+/// fuse the activation that follows and the residual add that reads the
+/// result; every GEMM and depthwise kernel takes this one description.
+#[derive(Debug, Clone, Copy)]
+pub struct Epilogue<'a> {
+    /// Per output channel, packed like the kernel's weights
+    /// ([`pack::gemm_bias_len`] or [`pack::depthwise_bias_len`] floats).
+    pub bias: &'a [f32],
+    pub act: Option<Act>,
+    /// Added after the activation; laid out like the output.
+    pub residual: Opt<'a>,
+}
+
+impl<'a> Epilogue<'a> {
+    pub const fn new(bias: &'a [f32], act: Option<Act>, residual: Opt<'a>) -> Epilogue<'a> {
+        Epilogue { bias, act, residual }
+    }
+
+    /// The epilogue of the outputs from element `at` of the output on (the
+    /// residual moves with them; the bias is per channel and stays).
+    #[inline]
+    pub(crate) fn from(self, at: usize) -> Epilogue<'a> {
+        Epilogue { residual: self.residual.map(|r| &r[at..]), ..self }
+    }
+
+    /// The epilogue of output elements `at..at + len`.
+    #[inline]
+    pub(crate) fn range(self, at: usize, len: usize) -> Epilogue<'a> {
+        Epilogue { residual: self.residual.map(|r| &r[at..at + len]), ..self }
+    }
+}
 
 #[cfg(test)]
 mod tests;

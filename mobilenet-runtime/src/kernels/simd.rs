@@ -10,6 +10,7 @@
 #![allow(clippy::missing_safety_doc)] // the trait's `# Safety` covers every method
 
 use super::Act;
+use super::isa::Kind;
 
 /// A vector of `LANES` floats.
 ///
@@ -22,8 +23,10 @@ use super::Act;
 /// `prefetch` and `prefetch_write` take any address.
 pub(crate) trait Simd: Copy {
     const LANES: usize;
-    /// Rows of the GEMM micro-kernel (it computes `MR x 2*LANES` outputs).
+    /// Rows of the GEMM micro-kernel (it computes `MR x PANEL` outputs).
     const MR: usize;
+    /// Columns of a packed GEMM weight panel.
+    const PANEL: usize;
 
     unsafe fn splat(v: f32) -> Self;
     /// Loads `LANES` floats.
@@ -88,6 +91,18 @@ pub(crate) trait Simd: Copy {
         unsafe { if n >= Self::LANES { self.store(p) } else { self.store_partial(p, n) } }
     }
 
+    /// The activation if there is one.
+    #[inline(always)]
+    unsafe fn act_opt(self, act: Option<Act>) -> Self {
+        // SAFETY: the trait's contract: the CPU has the instructions; no memory is accessed.
+        unsafe {
+            match act {
+                Some(a) => self.act(a),
+                None => self,
+            }
+        }
+    }
+
     /// The activation, vectorized (sigmoid goes through scalars: it only
     /// appears in custom heads).
     #[inline(always)]
@@ -95,7 +110,6 @@ pub(crate) trait Simd: Copy {
         // SAFETY: the trait's contract: the CPU has the instructions; no memory is accessed.
         unsafe {
             match act {
-                Act::Identity => self,
                 Act::Relu => self.max(Self::zero()),
                 Act::Relu6 => self.max(Self::zero()).min(Self::splat(6.0)),
                 // relu6(x + 3) / 6 as clamp(x / 6 + 1/2, 0, 1): one FMA
@@ -136,8 +150,9 @@ impl Portable {
 }
 
 impl Simd for Portable {
-    const LANES: usize = 8;
-    const MR: usize = 4;
+    const LANES: usize = Kind::Portable.config().packing.lanes();
+    const MR: usize = Kind::Portable.config().gemm_rows;
+    const PANEL: usize = Kind::Portable.config().packing.panel();
 
     #[inline(always)]
     unsafe fn splat(v: f32) -> Self {
@@ -202,7 +217,7 @@ pub(crate) use x86::{Avx2, Avx512};
 mod x86 {
     use core::arch::x86_64::*;
 
-    use super::Simd;
+    use super::{Kind, Simd};
 
     /// AVX2 + FMA: eight floats in a `ymm` register.
     #[derive(Clone, Copy)]
@@ -217,8 +232,9 @@ mod x86 {
     }
 
     impl Simd for Avx2 {
-        const LANES: usize = 8;
-        const MR: usize = 6;
+        const LANES: usize = Kind::Avx2.config().packing.lanes();
+        const MR: usize = Kind::Avx2.config().gemm_rows;
+        const PANEL: usize = Kind::Avx2.config().packing.panel();
 
         #[inline(always)]
         unsafe fn splat(v: f32) -> Self {
@@ -282,8 +298,9 @@ mod x86 {
     }
 
     impl Simd for Avx512 {
-        const LANES: usize = 16;
-        const MR: usize = 12;
+        const LANES: usize = Kind::Avx512.config().packing.lanes();
+        const MR: usize = Kind::Avx512.config().gemm_rows;
+        const PANEL: usize = Kind::Avx512.config().packing.panel();
 
         #[inline(always)]
         unsafe fn splat(v: f32) -> Self {
@@ -337,3 +354,11 @@ mod x86 {
         }
     }
 }
+
+// The vector types hold the `LANES` floats the table of `Kind::config` says.
+const _: () = assert!(core::mem::size_of::<Portable>() == 4 * Portable::LANES);
+#[cfg(target_arch = "x86_64")]
+const _: () = {
+    assert!(core::mem::size_of::<Avx2>() == 4 * Avx2::LANES);
+    assert!(core::mem::size_of::<Avx512>() == 4 * Avx512::LANES);
+};

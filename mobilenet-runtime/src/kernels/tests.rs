@@ -106,7 +106,7 @@ fn conv2d_matches_the_definition_with_asymmetric_padding() {
             let b = values(g.cout, seed + 20);
             let (pw, pb) = packed_gemm(isa, g.kh * g.kw * g.cin, g.cout, &k, &b);
             let mut y = vec![0.0; g.oh * g.ow * g.cout];
-            conv2d(&Serial, isa, &g, &x, &pw, &pb, Act::Identity, None, &mut y);
+            conv2d(&Serial, isa, &g, &x, &pw, Epilogue::new(&pb, None, None), &mut y);
             close(&y, &reference(&g, 0, &x, &k, Some(&b)), 1e-5);
         }
     }
@@ -145,7 +145,7 @@ fn depthwise_matches_the_definition() {
             let r = values(g.oh * g.ow * g.cout, seed + 30);
             let (pw, pb) = packed_dw(isa, taps, g.cout, &k, &b);
             let mut y = vec![0.0; g.oh * g.ow * g.cout];
-            depthwise(&Serial, isa, &g, mult, &x, &pw, &pb, Act::Relu6, Some(&r), &mut y);
+            depthwise(&Serial, isa, &g, &x, &pw, Epilogue::new(&pb, Some(Act::Relu6), Some(&r)), &mut y);
             let expected: Vec<f64> = reference(&g, mult, &x, &k, Some(&b))
                 .iter()
                 .zip(&r)
@@ -177,19 +177,34 @@ fn pointwise_epilogue_is_bias_activation_residual() {
             let b = values(cout, seed + 2);
             let r = values(p * cout, seed + 3);
             let (pw, pb) = packed_gemm(isa, cin, cout, &k, &b);
-            let acts = [Act::Relu6, Act::HardSwish, Act::Identity, Act::Relu, Act::HardSigmoid, Act::Sigmoid];
+            let acts = [
+                Some(Act::Relu6),
+                Some(Act::HardSwish),
+                None,
+                Some(Act::Relu),
+                Some(Act::HardSigmoid),
+                Some(Act::Sigmoid),
+            ];
             for (act, residual) in acts.into_iter().flat_map(|a| [(a, true), (a, false)]) {
                 let mut y = vec![f32::NAN; p * cout];
                 let res = residual.then_some(&r[..]);
-                pointwise(&Serial, isa, p, cin, cout, &x, &pw, &pb, act, res, &mut y);
+                pointwise(
+                    &Serial,
+                    isa,
+                    &PointwiseGeom::new(p, cin, cout),
+                    &x,
+                    &pw,
+                    Epilogue::new(&pb, act, res),
+                    &mut y,
+                );
                 let g = geom(1, p, cin, cout, 1, 1, [0; 4]);
                 let f = |v: f64| match act {
-                    Act::Identity => v,
-                    Act::Relu => v.max(0.0),
-                    Act::Relu6 => v.clamp(0.0, 6.0),
-                    Act::Sigmoid => 1.0 / (1.0 + (-v).exp()),
-                    Act::HardSigmoid => (v + 3.0).clamp(0.0, 6.0) / 6.0,
-                    Act::HardSwish => v * (v + 3.0).clamp(0.0, 6.0) / 6.0,
+                    None => v,
+                    Some(Act::Relu) => v.max(0.0),
+                    Some(Act::Relu6) => v.clamp(0.0, 6.0),
+                    Some(Act::Sigmoid) => 1.0 / (1.0 + (-v).exp()),
+                    Some(Act::HardSigmoid) => (v + 3.0).clamp(0.0, 6.0) / 6.0,
+                    Some(Act::HardSwish) => v * (v + 3.0).clamp(0.0, 6.0) / 6.0,
                 };
                 let add = |i: usize| if residual { r[i] as f64 } else { 0.0 };
                 let expected: Vec<f64> =
@@ -219,10 +234,10 @@ fn packing_differs_by_isa_but_lengths_do_not() {
 fn activations() {
     let xs = [-4.0f32, -3.0, -1.5, 0.0, 2.0, 3.0, 6.5];
     let mut v = xs;
-    Act::HardSwish.apply_all(&mut v);
+    Act::apply_all(Some(Act::HardSwish), &mut v);
     close(&v, &xs.map(|x| x as f64 * ((x as f64 + 3.0).clamp(0.0, 6.0) / 6.0)), 1e-7);
     let mut v = xs;
-    Act::Sigmoid.apply_all(&mut v);
+    Act::apply_all(Some(Act::Sigmoid), &mut v);
     close(&v, &xs.map(|x| 1.0 / (1.0 + (-(x as f64)).exp())), 1e-6);
 }
 
@@ -251,7 +266,15 @@ fn pools_dense_softmax_pad_gate() {
     for isa in isas() {
         let (pw, pb) = packed_gemm(isa, 2, 3, &[1.0, 0.0, -1.0, 0.5, 1.0, 2.0], &[0.0, 0.0, 1.0]);
         let mut d = [0.0; 3];
-        dense(&Serial, isa, 2, 3, &[1.0, 2.0], &pw, &pb, Act::Relu, &mut d);
+        pointwise(
+            &Serial,
+            isa,
+            &PointwiseGeom::new(1, 2, 3),
+            &[1.0, 2.0],
+            &pw,
+            Epilogue::new(&pb, Some(Act::Relu), None),
+            &mut d,
+        );
         assert_eq!(d, [2.0, 2.0, 4.0], "{isa}");
     }
     let mut s = [0.0; 3];
@@ -290,29 +313,26 @@ fn block_equals_its_stages() {
             // Stage by stage.
             let mut ex = vec![0.0; h * w * e];
             let xin = if expand {
-                pointwise(&Serial, isa, h * w, cin, e, &x, &ew, &eb, Act::Relu6, None, &mut ex);
+                pointwise(
+                    &Serial,
+                    isa,
+                    &PointwiseGeom::new(h * w, cin, e),
+                    &x,
+                    &ew,
+                    Epilogue::new(&eb, Some(Act::Relu6), None),
+                    &mut ex,
+                );
                 &ex
             } else {
                 &x
             };
             let mut d = vec![0.0; oh * ow * e];
             let dg = ConvGeom::new([h, w, e], [oh, ow, e], [k, k], [s, s], [pt, pl]);
-            depthwise(&Serial, isa, &dg, 1, xin, &dw, &db, Act::HardSwish, None, &mut d);
+            depthwise(&Serial, isa, &dg, xin, &dw, Epilogue::new(&db, Some(Act::HardSwish), None), &mut d);
             let expected = if project {
                 let mut p = vec![0.0; oh * ow * cout];
-                pointwise(
-                    &Serial,
-                    isa,
-                    oh * ow,
-                    e,
-                    cout,
-                    &d,
-                    &pw,
-                    &pb,
-                    Act::Identity,
-                    residual.then_some(&r[..]),
-                    &mut p,
-                );
+                let epi = Epilogue::new(&pb, None, residual.then_some(&r[..]));
+                pointwise(&Serial, isa, &PointwiseGeom::new(oh * ow, e, cout), &d, &pw, epi, &mut p);
                 p
             } else {
                 d
@@ -325,10 +345,12 @@ fn block_equals_its_stages() {
                 isa,
                 &g,
                 &x,
-                expand.then_some(Stage { w: &ew, bias: &eb, act: Act::Relu6 }),
-                Stage { w: &dw, bias: &db, act: Act::HardSwish },
-                project.then_some(Stage { w: &pw, bias: &pb, act: Act::Identity }),
-                residual.then_some(&r[..]),
+                &Stages {
+                    expand: expand.then_some(Stage { w: &ew, epi: Epilogue::new(&eb, Some(Act::Relu6), None) }),
+                    depthwise: Stage { w: &dw, epi: Epilogue::new(&db, Some(Act::HardSwish), None) },
+                    project: project
+                        .then_some(Stage { w: &pw, epi: Epilogue::new(&pb, None, residual.then_some(&r[..])) }),
+                },
                 &mut scratch,
                 &mut y,
             );
@@ -352,46 +374,102 @@ fn kernels_on_a_pool_equal_serial() {
         let (dw, db) = packed_dw(isa, 9, 40, &values(9 * 40, 2), &values(40, 3));
         let r = values(g.oh * g.ow * 40, 4);
         let (mut a, mut b) = (vec![0.0; g.oh * g.ow * 40], vec![1.0; g.oh * g.ow * 40]);
-        depthwise(&Serial, isa, &g, 1, &x, &dw, &db, Act::Relu6, Some(&r), &mut a);
-        depthwise(&pool, isa, &g, 1, &x, &dw, &db, Act::Relu6, Some(&r), &mut b);
+        depthwise(&Serial, isa, &g, &x, &dw, Epilogue::new(&db, Some(Act::Relu6), Some(&r)), &mut a);
+        depthwise(&pool, isa, &g, &x, &dw, Epilogue::new(&db, Some(Act::Relu6), Some(&r)), &mut b);
         assert_eq!(a, b, "depthwise {isa}");
 
         let (pw, pb) = packed_gemm(isa, 40, 72, &values(40 * 72, 5), &values(72, 6));
         let m = g.h * g.w;
         let res = values(m * 72, 7);
         let (mut a, mut b) = (vec![0.0; m * 72], vec![1.0; m * 72]);
-        pointwise(&Serial, isa, m, 40, 72, &x, &pw, &pb, Act::HardSwish, Some(&res), &mut a);
-        pointwise(&pool, isa, m, 40, 72, &x, &pw, &pb, Act::HardSwish, Some(&res), &mut b);
+        pointwise(
+            &Serial,
+            isa,
+            &PointwiseGeom::new(m, 40, 72),
+            &x,
+            &pw,
+            Epilogue::new(&pb, Some(Act::HardSwish), Some(&res)),
+            &mut a,
+        );
+        pointwise(
+            &pool,
+            isa,
+            &PointwiseGeom::new(m, 40, 72),
+            &x,
+            &pw,
+            Epilogue::new(&pb, Some(Act::HardSwish), Some(&res)),
+            &mut b,
+        );
         assert_eq!(a, b, "pointwise {isa}");
 
         // Fewer pixels than output channels: parts split the columns.
         let (pw, pb) = packed_gemm(isa, 40, 200, &values(40 * 200, 18), &values(200, 19));
         let res = values(49 * 200, 20);
         let (mut a, mut b) = (vec![0.0; 49 * 200], vec![1.0; 49 * 200]);
-        pointwise(&Serial, isa, 49, 40, 200, &x, &pw, &pb, Act::Relu6, Some(&res), &mut a);
-        pointwise(&pool, isa, 49, 40, 200, &x, &pw, &pb, Act::Relu6, Some(&res), &mut b);
+        pointwise(
+            &Serial,
+            isa,
+            &PointwiseGeom::new(49, 40, 200),
+            &x,
+            &pw,
+            Epilogue::new(&pb, Some(Act::Relu6), Some(&res)),
+            &mut a,
+        );
+        pointwise(
+            &pool,
+            isa,
+            &PointwiseGeom::new(49, 40, 200),
+            &x,
+            &pw,
+            Epilogue::new(&pb, Some(Act::Relu6), Some(&res)),
+            &mut b,
+        );
         assert_eq!(a, b, "pointwise by columns {isa}");
 
         // 25 rows in parts of 12: the last part is one row, a GEMV.
         let (pw, pb) = packed_gemm(isa, 300, 16, &values(300 * 16, 21), &values(16, 22));
         let xs = values(25 * 300, 23);
         let (mut a, mut b) = (vec![0.0; 25 * 16], vec![1.0; 25 * 16]);
-        pointwise(&Serial, isa, 25, 300, 16, &xs, &pw, &pb, Act::Relu6, None, &mut a);
-        pointwise(&pool, isa, 25, 300, 16, &xs, &pw, &pb, Act::Relu6, None, &mut b);
+        pointwise(
+            &Serial,
+            isa,
+            &PointwiseGeom::new(25, 300, 16),
+            &xs,
+            &pw,
+            Epilogue::new(&pb, Some(Act::Relu6), None),
+            &mut a,
+        );
+        pointwise(
+            &pool,
+            isa,
+            &PointwiseGeom::new(25, 300, 16),
+            &xs,
+            &pw,
+            Epilogue::new(&pb, Some(Act::Relu6), None),
+            &mut b,
+        );
         assert_eq!(a, b, "pointwise with a one-row part {isa}");
 
         let (cw, cb) = packed_gemm(isa, 9 * 40, 24, &values(9 * 40 * 24, 8), &values(24, 9));
         let cg = geom(23, 17, 40, 24, 3, 2, [0, 1, 0, 1]);
         let (mut a, mut b) = (vec![0.0; cg.oh * cg.ow * 24], vec![1.0; cg.oh * cg.ow * 24]);
-        conv2d(&Serial, isa, &cg, &x, &cw, &cb, Act::Relu, None, &mut a);
-        conv2d(&pool, isa, &cg, &x, &cw, &cb, Act::Relu, None, &mut b);
+        conv2d(&Serial, isa, &cg, &x, &cw, Epilogue::new(&cb, Some(Act::Relu), None), &mut a);
+        conv2d(&pool, isa, &cg, &x, &cw, Epilogue::new(&cb, Some(Act::Relu), None), &mut b);
         assert_eq!(a, b, "conv2d {isa}");
 
         let (dnw, dnb) = packed_gemm(isa, 40, 100, &values(40 * 100, 10), &values(100, 11));
         let (mut a, mut b) = ([0.0; 100], [1.0; 100]);
-        dense(&Serial, isa, 40, 100, &x[..40], &dnw, &dnb, Act::Identity, &mut a);
-        dense(&pool, isa, 40, 100, &x[..40], &dnw, &dnb, Act::Identity, &mut b);
-        assert_eq!(a, b, "dense {isa}");
+        pointwise(
+            &Serial,
+            isa,
+            &PointwiseGeom::new(1, 40, 100),
+            &x[..40],
+            &dnw,
+            Epilogue::new(&dnb, None, None),
+            &mut a,
+        );
+        pointwise(&pool, isa, &PointwiseGeom::new(1, 40, 100), &x[..40], &dnw, Epilogue::new(&dnb, None, None), &mut b);
+        assert_eq!(a, b, "dense (one pixel) {isa}");
 
         let bg = BlockGeom {
             h: 23,
@@ -417,10 +495,11 @@ fn kernels_on_a_pool_equal_serial() {
                 isa,
                 &bg,
                 &x,
-                Some(Stage { w: &ew, bias: &eb, act: Act::Relu6 }),
-                Stage { w: &dw2, bias: &db2, act: Act::Relu6 },
-                Some(Stage { w: &pw2, bias: &pb2, act: Act::Identity }),
-                None,
+                &Stages {
+                    expand: Some(Stage { w: &ew, epi: Epilogue::new(&eb, Some(Act::Relu6), None) }),
+                    depthwise: Stage { w: &dw2, epi: Epilogue::new(&db2, Some(Act::Relu6), None) },
+                    project: Some(Stage { w: &pw2, epi: Epilogue::new(&pb2, None, None) }),
+                },
                 s,
                 y,
             )

@@ -5,12 +5,47 @@
 //! compile time while the packing itself follows the instruction set chosen
 //! at load.
 
-use super::Packing;
+/// A weight layout: the vector width the kernels of an instruction set
+/// read packed weights with. Weights packed once per layout serve every
+/// instruction set of that layout, so an embedded network carries one copy
+/// per layout, not per instruction set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Packing {
+    /// 8-float vectors, 16-float GEMM panels: the portable and AVX2 kernels.
+    Narrow,
+    /// 16-float vectors, 32-float GEMM panels: the AVX-512 kernels.
+    Wide,
+}
 
-/// Widest GEMM weight panel of any instruction set (AVX-512: 2 x 16 floats).
-pub const PANEL_MAX: usize = 32;
-/// Widest vector of any instruction set, in floats.
-pub const LANES_MAX: usize = 16;
+impl Packing {
+    /// Every layout.
+    pub const ALL: [Packing; 2] = [Packing::Narrow, Packing::Wide];
+
+    /// Floats per vector.
+    pub const fn lanes(self) -> usize {
+        match self {
+            Packing::Narrow => 8,
+            Packing::Wide => 16,
+        }
+    }
+
+    /// Output channels per packed GEMM weight panel (two vectors).
+    pub const fn panel(self) -> usize {
+        2 * self.lanes()
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Packing::Narrow => "narrow",
+            Packing::Wide => "wide",
+        }
+    }
+}
+
+/// Widest GEMM weight panel of any layout (AVX-512: 2 x 16 floats).
+pub const PANEL_MAX: usize = Packing::Wide.panel();
+/// Widest vector of any layout, in floats.
+pub const LANES_MAX: usize = Packing::Wide.lanes();
 
 const fn round_up(v: usize, to: usize) -> usize {
     v.div_ceil(to) * to
@@ -39,12 +74,12 @@ pub const fn depthwise_bias_len(c: usize) -> usize {
 /// Index of tap `t`, channel `ch` in depthwise weights packed for vectors of
 /// `lanes` floats.
 #[inline(always)]
-pub(crate) const fn depthwise_index(taps: usize, lanes: usize, t: usize, ch: usize) -> usize {
+pub const fn depthwise_index(taps: usize, lanes: usize, t: usize, ch: usize) -> usize {
     (ch / lanes) * taps * lanes + t * lanes + ch % lanes
 }
 
 /// Packs `src` (`[k][n]`, row-major: Keras' Conv2D/Dense layout) into panels
-/// of the layout's width (an [`super::Isa`] or a [`Packing`]):
+/// of the layout's width (a [`Packing`], or an instruction set that has one):
 /// `[ceil(n / panel)][k][panel]`, zero-padded.
 pub fn gemm(packing: impl Into<Packing>, src: &[f32], k: usize, n: usize, dst: &mut [f32]) {
     let nr = packing.into().panel();

@@ -1,7 +1,7 @@
 //! Load-time weight preparation: what generated `load` functions do to the
 //! Keras tensors before the first `forward`.
 
-use crate::kernels::{Packing, pack};
+use crate::pack::{self, Packing};
 use crate::weights::Tensor;
 
 /// A range of the prepared weight buffer.
@@ -67,7 +67,7 @@ pub enum Step {
 }
 
 /// Fills the prepared weight buffer `w` from the loaded tensors `t`, packed
-/// for `packing` (an [`crate::kernels::Isa`] or a [`Packing`]).
+/// for `packing` (a [`Packing`], or an instruction set that has one).
 pub fn run(steps: &[Step], t: &[Tensor], w: &mut [f32], packing: impl Into<Packing>) {
     let isa = packing.into();
     let bn = |b: &BnTensors| BatchNorm {

@@ -1,0 +1,33 @@
+//! What the mobilenet-rs compiler and its runtime must agree on, in one
+//! place that holds no kernels:
+//!
+//! * [`Act`]: the activations, shared by the IR, the interpreter and the
+//!   kernels' epilogues;
+//! * [`geom`]: convolution and fused-block geometry (the compiler plans a
+//!   block's scratch with the same [`geom::BlockGeom::scratch_len`] the
+//!   kernel uses), and the limits the kernels accept ([`geom::MAX_KERNEL`],
+//!   [`ALIGN`]);
+//! * [`pack`]: the packed weight layouts and their lengths, per
+//!   [`pack::Packing`];
+//! * [`weights`] and [`prepare`] (feature `std`): reading a safetensors
+//!   file and turning its tensors into the packed buffer (run by generated
+//!   `load` functions, and by the compiler for weights compiled in).
+//!
+//! `mobilenet-runtime` re-exports all of it under its old paths.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+
+mod act;
+pub mod geom;
+pub mod pack;
+#[cfg(feature = "std")]
+pub mod prepare;
+#[cfg(feature = "std")]
+pub mod weights;
+
+pub use act::{Act, libm_exp};
+
+/// Alignment, in floats (64 bytes: a cache line, an AVX-512 vector), of
+/// every buffer the planner places in the arena and every tensor in the
+/// prepared weight buffer.
+pub const ALIGN: usize = 16;
