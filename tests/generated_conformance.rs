@@ -31,21 +31,41 @@ fn run_all_on<N: Network>(net: &N, pool: &Pool, fixture: &Fixture) -> Vec<f32> {
     out
 }
 
-/// fused == unfused == interpreter == the framework (Keras or torchvision), with the kernels of `isa`; and
-/// the fused network on two threads gives what it gives on one.
-fn check<F: Network, U: Network>(fixture: &Fixture, isa: Isa, fused: &F, unfused: &U) {
+/// fused == unfused == every block fused == interpreter == the framework (Keras or torchvision), with the
+/// kernels of `isa`; and the fused networks on 2, 3 and 4 threads give what they give on one, bit for bit.
+fn check<F: Network, U: Network, B: Network>(fixture: &Fixture, isa: Isa, fused: &F, unfused: &U, every: &B) {
     let expected = fixture.expected_logits();
     let reference = interpreter(fixture);
-    let pool = Pool::new(2);
-    assert_eq!(run_all_on(fused, &pool, fixture), run_all(fused, fixture), "{} on two threads", fixture.name);
-    for (what, out) in [("fused", run_all(fused, fixture)), ("unfused", run_all(unfused, fixture))] {
+    let (one, all) = (run_all(fused, fixture), run_all(every, fixture));
+    for threads in [2, 3, 4] {
+        let pool = Pool::new(threads);
+        assert_eq!(run_all_on(fused, &pool, fixture), one, "{} on {threads} threads", fixture.name);
+        assert_eq!(run_all_on(every, &pool, fixture), all, "{} every block fused, {threads} threads", fixture.name);
+    }
+    for (what, out) in [("fused", one), ("unfused", run_all(unfused, fixture)), ("every block fused", all)] {
         let what = format!("{} {what} {isa}", fixture.name);
         let rel = assert_logits_match(&what, &out, &expected);
         let (diff, scale) = max_abs_diff(&out, &reference);
-        assert!(diff <= 1e-4 * scale, "{what} vs interpreter: {diff:e}");
+        let limit = interpreter_limit(fixture, &reference);
+        assert!(diff <= limit * scale, "{what} vs interpreter: {:e} relative, over {limit:e}", diff / scale);
         let framework = if fixture.is_torch() { "torchvision" } else { "Keras" };
-        eprintln!("{what}: vs {framework} {rel:e}, vs interpreter {:e}", diff / scale);
+        eprintln!("{what}: vs {framework} {rel:e}, vs interpreter {:e} (limit {limit:e})", diff / scale);
     }
+}
+
+/// How far (relative to the largest logit) generated code may be from the
+/// interpreter: 1e-5, or three times the distance between the interpreter and the
+/// framework where the fixture's logits amplify f32 rounding more than that.
+///
+/// Both sides are f32 with different summation orders, so their distance
+/// measures how much a fixture's logits amplify rounding; random-weight v1
+/// and v2 networks amplify it to a few 1e-5 (their framework's own f32 and
+/// f64 logits differ by as much), trained and v3 networks stay near 1e-6. A
+/// real bug (a lost bias, a wrong tap, a tail lane) moves logits by 1e-3 or
+/// more.
+fn interpreter_limit(fixture: &Fixture, reference: &[f32]) -> f32 {
+    let (diff, scale) = max_abs_diff(reference, &fixture.expected_logits().data);
+    (3.0 * diff / scale).max(1e-5)
 }
 
 /// A test of the fixture in `tests/data/<dir>`, whose spec is `$spec`.
@@ -55,12 +75,14 @@ macro_rules! small_fixture {
         fn $test() {
             mobilenet_macros::mobilenet!($spec, name = Fused);
             mobilenet_macros::mobilenet!($spec, name = Unfused, fuse = false);
+            mobilenet_macros::mobilenet!($spec, name = EveryBlock, fuse = every_block);
             let fixture = Fixture::open(&common::root().join("tests/data").join($dir));
             // Every instruction set this CPU has: the portable kernels always.
             for isa in Isa::available() {
                 let fused = Fused::load_with(fixture.weights(), isa).unwrap();
                 let unfused = Unfused::load_with(fixture.weights(), isa).unwrap();
-                check(&fixture, isa, &fused, &unfused);
+                let every = EveryBlock::load_with(fixture.weights(), isa).unwrap();
+                check(&fixture, isa, &fused, &unfused, &every);
             }
         }
     };
@@ -120,7 +142,8 @@ macro_rules! shared_fixture {
             for isa in Isa::available() {
                 let fused = Fused::load_with(fixture.weights(), isa).unwrap();
                 let unfused = Unfused::load_with(fixture.weights(), isa).unwrap();
-                check(&fixture, isa, &fused, &unfused);
+                // The full-size networks fuse their large blocks already.
+                check(&fixture, isa, &fused, &unfused, &fused);
             }
         }
     };
@@ -131,3 +154,46 @@ shared_fixture!(v2_1_0_224, "v2_1.0_224", "specs/v2_1.0_224.yaml");
 shared_fixture!(v3large_1_0_224, "v3large_1.0_224", "specs/v3-large_1.0_224.yaml");
 shared_fixture!(v3small_1_0_224, "v3small_1.0_224", "specs/v3-small_1.0_224.yaml");
 shared_fixture!(tv_v3small_1_0_224, "tv_mobilenet_v3_small_1.0_224", "specs/tv_v3-small_1.0_224.yaml", torch);
+
+/// `fuse = every_block` really puts the committed fixtures' blocks through
+/// the fused-block kernel: v1 blocks (depthwise -> pointwise), inverted
+/// residual blocks with their skip connection, and squeeze-excite blocks
+/// (expand -> depthwise only), which the size threshold leaves unfused in
+/// networks this small.
+#[test]
+fn every_block_fusion_reaches_every_kind_of_block() {
+    use mobilenet_compiler::codegen::{self, Fusion, Options};
+    use mobilenet_compiler::ir::Op;
+    use mobilenet_compiler::spec::Family;
+    let mut squeeze_excite = 0;
+    for fixture in common::small_fixtures() {
+        let spec = fixture.spec();
+        let blocks = |fusion| {
+            let mut options = Options::new("T");
+            options.fusion = fusion;
+            let g = codegen::generate(&spec, &options).unwrap().graph;
+            let blocks: Vec<_> = g
+                .ids()
+                .filter_map(|id| match &g.node(id).op {
+                    // (expand, project, residual)
+                    Op::Block(b) => Some((b.expand.is_some(), b.project.is_some(), b.residual())),
+                    _ => None,
+                })
+                .collect();
+            blocks
+        };
+        let (every, optimized) = (blocks(Fusion::EveryBlock), blocks(Fusion::Optimized));
+        if spec.model.depth_multiplier() != 1 {
+            // The block kernel takes depthwise multiplier 1 only.
+            assert!(every.is_empty(), "{}: no block with a depth multiplier is fused", fixture.name);
+            continue;
+        }
+        assert!(every.len() > optimized.len(), "{}: every_block fuses more blocks than the size threshold", fixture.name);
+        match spec.model.family {
+            Family::V1 => assert!(every.contains(&(false, true, false)), "{}: a fused v1 block", fixture.name),
+            _ => assert!(every.contains(&(true, true, true)), "{}: a fused residual block", fixture.name),
+        }
+        squeeze_excite += every.iter().filter(|b| **b == (true, false, false)).count();
+    }
+    assert!(squeeze_excite > 0, "some committed fixture has fused squeeze-excite blocks");
+}

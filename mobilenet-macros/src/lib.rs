@@ -127,6 +127,8 @@ fn expand(args: &Args) -> syn::Result<TokenStream> {
     let mut options = Options::new(name);
     options.fusion = args.fuse.unwrap_or(Fusion::Optimized);
     options.profile = args.profile.as_ref().is_some_and(LitBool::value);
+    let call = proc_macro::Span::call_site();
+    options.module = Some(format!("__mobilenet_{}_{}_{}", options.type_name, call.line(), call.column()));
     let track = full.display().to_string();
     let Some(weights) = &args.weights else {
         let generated = codegen::generate(&spec, &options).map_err(|e| syn::Error::new(at, e.to_string()))?;

@@ -35,6 +35,12 @@ pub struct Options {
     /// Also emit `forward_timed`, which records each step's duration (uses
     /// `std`), and `forward_observed`, which shows each step's output.
     pub profile: bool,
+    /// If set, the generated items go in a hidden module of this name and
+    /// only the type is re-exported. The macro gives each call its own
+    /// name, so that two networks of the same name in one module are one
+    /// clear error ("the name `X` is defined multiple times") instead of
+    /// one per generated item.
+    pub module: Option<String>,
 }
 
 impl Options {
@@ -44,6 +50,7 @@ impl Options {
             fusion: Fusion::Optimized,
             runtime: quote!(::mobilenet_runtime),
             profile: false,
+            module: None,
         }
     }
 }
@@ -359,6 +366,21 @@ pub fn emit_with(graph: Graph, options: &Options, storage: &Storage) -> Generate
                 )
             }
         }
+    };
+    let tokens = match &options.module {
+        Some(module) => {
+            let module = Ident::new(module, Span::call_site());
+            quote! {
+                #[doc(hidden)]
+                #[allow(non_snake_case)]
+                mod #module {
+                    #tokens
+                }
+                #[doc(inline)]
+                pub use #module::#name;
+            }
+        }
+        None => tokens,
     };
     Generated { tokens, graph, plan }
 }
