@@ -7,10 +7,8 @@
 //! pays page walks for its weights. On Linux, with transparent huge pages
 //! in `madvise` mode (the default of most distributions), a buffer aligned
 //! to 2 MiB and marked `MADV_HUGEPAGE` before it is first touched is mapped
-//! with 2 MiB pages. On one core of the Xeon the README's tables come from
-//! that took the median v2 run from 6.8 to 5.9 ms and v1 from 10.9 to 10.0
-//! ms (`profile`, 10 alternating runs of each binary). Elsewhere the buffer
-//! is an ordinary allocation.
+//! with 2 MiB pages (a tenth off v1 and v2 on one core: BENCHMARKS.md).
+//! Elsewhere the buffer is an ordinary allocation.
 
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;

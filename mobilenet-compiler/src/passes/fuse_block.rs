@@ -14,7 +14,8 @@ const MAX_KERNEL: u32 = mobilenet_layout::geom::MAX_KERNEL as u32;
 /// Blocks are fused only where they keep at least this many bytes of
 /// intermediate tensor out of memory. Below it the intermediates live in L2
 /// anyway, and row bands only cost GEMM efficiency and weight re-reads
-/// (measured on MobileNetV2: fusing its 14x14 and 7x7 blocks is slower).
+/// (on MobileNetV2, fusing its 14x14 and 7x7 blocks was slower on the
+/// AVX-512 Xeon; BENCHMARKS.md).
 const MIN_FUSED_BYTES: usize = 1 << 20;
 
 fn pointwise(op: Option<&Op>) -> Option<&Conv> {

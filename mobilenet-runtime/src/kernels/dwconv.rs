@@ -177,9 +177,9 @@ pub(crate) unsafe fn row<V: Kernels>(
 /// weights of one kernel row and one input vector fit the 16 AVX2
 /// registers (5x5: 8 + 5 + 1). Stride 2 takes half as many: with the
 /// 13-19 window columns of six or eight stride-2 pixels LLVM gave up
-/// unrolling and the accumulators went to the stack (measured 2x slower on
-/// AVX2, before the columns were unrolled in source by `unroll12!`; not
-/// measured since).
+/// unrolling and the accumulators went to the stack (2x slower with AVX2,
+/// before the columns were unrolled in source by `unroll12!`; see
+/// BENCHMARKS.md).
 const GROUP: usize = 8;
 
 /// A row in groups of up to [`GROUP`] neighbouring output pixels, for a
@@ -193,10 +193,8 @@ const GROUP: usize = 8;
 /// is what keeps both FMA units busy: one pixel at a time (or two), each
 /// output's nine dependent multiply-adds left the units waiting on latency.
 /// Border pixels take the same path: input columns outside the image are
-/// skipped, as are missing rows. Against the per-pixel kernels this
-/// replaced (kernel_bench, one core): 14x14x384 3x3 0.041 -> 0.023 ms,
-/// 7x7x960 0.036 -> 0.013, 14x14x672 5x5 0.245 -> 0.084, 112x112x32
-/// 0.143 -> 0.120.
+/// skipped, as are missing rows. It is 1.2x to 2.9x faster than the
+/// per-pixel kernels it replaced (BENCHMARKS.md).
 #[inline(always)]
 unsafe fn row_groups<V: Kernels, const K: usize, const S: usize>(
     g: &ConvGeom,
@@ -303,7 +301,8 @@ const MAX_SPAN: usize = 12;
 /// The row pointers are shared by every group of the output row, and the
 /// group's offset added where a row is read: writing per-group row
 /// pointers into an array made LLVM emit a masked vector store that the
-/// next scalar loads could not forward from (a 14% stall with AVX-512).
+/// next scalar loads could not forward from (a 14% stall with AVX-512,
+/// BENCHMARKS.md).
 pub(super) struct Group<'a, const K: usize> {
     /// Per kernel row: the input row, or null for a padding row.
     rows: &'a [*const f32; K],
@@ -350,8 +349,7 @@ pub(super) unsafe fn group<V: Simd, const K: usize, const S: usize, const P: usi
                 // LLVM, the column loop stayed rolled with AVX-512 (its cost
                 // model counts the wider vectors), `acc[p]` became a dynamic
                 // index, and the accumulators lived on the stack, stored
-                // after every multiply-add (depthwise 56x56x144: 0.294 ->
-                // 0.234 ms).
+                // after every multiply-add (20% slower: BENCHMARKS.md).
                 unroll12!(j, {
                     if j < (P - 1) * S + K && (ALL || grp.inside & (1 << j) != 0) {
                         let xv = V::load(row.wrapping_add(j * c));

@@ -163,8 +163,8 @@ unsafe fn run<V: Kernels>(g: &Gemm<'_>, y: *mut f32) {
                 // (panel after panel, `k` within a panel): while this slice
                 // is in use, the first row tiles prefetch the next one, a
                 // line per `k` each, so that it is in L1 before its first
-                // tile (waiting for it from L3 cost 196x512->512 about 8% in
-                // kernel_bench with COLD=24, and v1 about 8%).
+                // tile (waiting for it from L3 cost about 8%: BENCHMARKS.md,
+                // "Measurements behind kernel comments").
                 let next = w.wrapping_add((p * g.k + k1) * nr);
                 let lines = (k1 - k0) * nr / 16;
                 let parts = lines.div_ceil(k1 - k0);
@@ -218,14 +218,15 @@ unsafe fn tile_for<V: Kernels>(rows: usize, t: &Tile) {
 /// One row (dense layers, squeeze-excite, 1x1 maps): a GEMV. It reads
 /// every weight once, so it is bound by how fast the weights stream in from
 /// L3 or memory: [`GEMV_PANELS`] panels are walked side by side, that many
-/// sequential streams in flight instead of one (1280 -> 1000 with weights
-/// in L3: 0.15 -> 0.10 ms), each column vector with its own accumulator.
+/// sequential streams in flight instead of one (a third faster with the
+/// weights in L3, see BENCHMARKS.md), each column vector with its own
+/// accumulator.
 ///
 /// Each output is `bias + x[0] w[0] + x[1] w[1] + ...` in that order, the
 /// same as in [`tile`], so a one-row part of a GEMM split between threads
 /// gives the bits the whole GEMM gives. That is also why `k` is not split
 /// over several accumulators when there are only a few panels (a head of 10
-/// classes): it would be about 0.5 us faster there, and the result would
+/// classes): it would be slightly faster there, and the result would
 /// depend on how the columns were split.
 #[inline(always)]
 unsafe fn gemv<V: Simd>(g: &Gemm<'_>, y: *mut f32) {
