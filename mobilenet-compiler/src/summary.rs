@@ -58,11 +58,14 @@ impl Summary {
                 let mut params = Vec::new();
                 n.op.params_into(graph.framework, &mut params);
                 let macs = match &n.op {
-                    Op::Conv(c) => n.shape.len() as u64 * c.macs_per_output(),
+                    Op::Conv(c) => (n.shape.len() as u64).saturating_mul(c.macs_per_output()),
                     Op::Block(b) => {
                         let input = graph.node(n.inputs[0]).shape;
                         let shapes = b.shapes(input).unwrap_or_default();
-                        b.convs().zip(shapes).map(|(c, s)| s.len() as u64 * c.macs_per_output()).sum()
+                        b.convs()
+                            .zip(shapes)
+                            .map(|(c, s)| (s.len() as u64).saturating_mul(c.macs_per_output()))
+                            .fold(0, u64::saturating_add)
                     }
                     Op::Dense(d) => u64::from(d.in_features) * u64::from(d.units),
                     _ => 0,
@@ -71,7 +74,7 @@ impl Summary {
                     name: n.name.clone(),
                     op: n.op.mnemonic(),
                     shape: n.shape.dims(),
-                    params: params.iter().map(|p| p.len() as u64).sum(),
+                    params: params.iter().map(|p| p.len() as u64).fold(0, u64::saturating_add),
                     macs,
                 }
             })
@@ -88,8 +91,9 @@ impl Summary {
             name: graph.name.clone(),
             input: graph.input_shape().dims(),
             output: graph.output_shape().dims(),
-            params: layers.iter().map(|l| l.params).sum(),
-            macs: layers.iter().map(|l| l.macs).sum(),
+            // Saturating: a graph's tensors may each have up to 2^32 elements.
+            params: layers.iter().map(|l| l.params).fold(0, u64::saturating_add),
+            macs: layers.iter().map(|l| l.macs).fold(0, u64::saturating_add),
             layers,
         }
     }

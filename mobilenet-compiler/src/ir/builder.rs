@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use super::shape::MAX_LEN;
 use super::{Conv, ConvKind, Framework, Graph, Header, Node, NodeId, Op, Shape};
 
 /// A node that cannot be added: its inputs do not fit the operation.
@@ -70,8 +71,48 @@ impl GraphBuilder {
     }
 }
 
-/// The output shape of `op` on inputs of `shapes`.
+/// The output shape of `op` on inputs of `shapes`; the output and the
+/// op's weights may have at most [`MAX_LEN`] elements each, so that sizes
+/// derived from a graph's shapes never overflow.
 pub(crate) fn infer(op: &Op, shapes: &[Shape]) -> Result<Shape, String> {
+    let shape = infer_shape(op, shapes)?;
+    if shape.checked_len().is_none_or(|n| n > MAX_LEN) {
+        return Err(format!(
+            "output {shape} has more than {MAX_LEN} elements, the most the compiler takes in one tensor"
+        ));
+    }
+    let weights = match op {
+        Op::Conv(c) => kernel_len(c),
+        Op::Dense(d) => u64::from(d.in_features).checked_mul(u64::from(d.units)),
+        _ => Some(0),
+    };
+    if weights.is_none_or(|n| n > MAX_LEN) {
+        return Err(format!(
+            "its weights have more than {MAX_LEN} elements, the most the compiler takes in one tensor"
+        ));
+    }
+    Ok(shape)
+}
+
+/// Elements of a conv's kernel, if they fit a `u64`.
+fn kernel_len(c: &Conv) -> Option<u64> {
+    let per_input = match c.kind {
+        ConvKind::Regular => c.out_channels,
+        ConvKind::Depthwise { multiplier } => multiplier,
+    };
+    [c.kernel[1], c.in_channels, per_input]
+        .into_iter()
+        .try_fold(u64::from(c.kernel[0]), |n, d| n.checked_mul(u64::from(d)))
+}
+
+/// `size + before + after`, or an error if it does not fit a `u32`.
+fn padded(size: u32, before: u32, after: u32) -> Result<u32, String> {
+    size.checked_add(before)
+        .and_then(|s| s.checked_add(after))
+        .ok_or_else(|| format!("padding {before}+{after} around {size} pixels is more than the compiler takes"))
+}
+
+fn infer_shape(op: &Op, shapes: &[Shape]) -> Result<Shape, String> {
     let arity = match op {
         Op::Input => 0,
         Op::Add | Op::Mul => 2,
@@ -97,7 +138,7 @@ pub(crate) fn infer(op: &Op, shapes: &[Shape]) -> Result<Shape, String> {
         }
         Op::ZeroPad(p) => {
             let (h, w, c) = map(shapes[0])?;
-            Ok(Shape::map(h + p.top + p.bottom, w + p.left + p.right, c))
+            Ok(Shape::map(padded(h, p.top, p.bottom)?, padded(w, p.left, p.right)?, c))
         }
         Op::Conv(conv) => {
             let (h, w, c) = map(shapes[0])?;
@@ -105,11 +146,11 @@ pub(crate) fn infer(op: &Op, shapes: &[Shape]) -> Result<Shape, String> {
                 return Err(format!("conv expects {} input channels, its input is {}", conv.in_channels, shapes[0]));
             }
             if let ConvKind::Depthwise { multiplier } = conv.kind
-                && conv.out_channels != c * multiplier
+                && Some(conv.out_channels) != c.checked_mul(multiplier)
             {
                 return Err(format!(
                     "depthwise conv with multiplier {multiplier} on {c} channels gives {}, not {}",
-                    c * multiplier,
+                    u64::from(c) * u64::from(multiplier),
                     conv.out_channels
                 ));
             }
@@ -117,7 +158,7 @@ pub(crate) fn infer(op: &Op, shapes: &[Shape]) -> Result<Shape, String> {
                 return Err("kernel and stride must be at least 1".into());
             }
             let p = conv.padding;
-            let (ph, pw) = (h + p.top + p.bottom, w + p.left + p.right);
+            let (ph, pw) = (padded(h, p.top, p.bottom)?, padded(w, p.left, p.right)?);
             if ph < conv.kernel[0] || pw < conv.kernel[1] {
                 return Err(format!(
                     "a {}x{} kernel does not fit the padded {ph}x{pw} input: the input is too small for the strides",
@@ -156,7 +197,10 @@ pub(crate) fn infer(op: &Op, shapes: &[Shape]) -> Result<Shape, String> {
             Shape::Vector { n } => Err(format!("dense expects {} inputs, got {n}", d.in_features)),
             s => Err(format!("dense needs a vector input, got the feature map {s}; pool or flatten first")),
         },
-        Op::Flatten => Ok(Shape::Vector { n: shapes[0].len() as u32 }),
+        Op::Flatten => match shapes[0].checked_len().map(u32::try_from) {
+            Some(Ok(n)) => Ok(Shape::Vector { n }),
+            _ => Err(format!("flattening {} gives more than {MAX_LEN} elements", shapes[0])),
+        },
         Op::Block(b) => {
             let pointwise = |c: &Conv| c.kind == ConvKind::Regular && c.kernel == [1, 1] && c.stride == [1, 1];
             if b.expand.as_ref().is_some_and(|e| !pointwise(e) || !e.padding.is_zero() || e.residual)

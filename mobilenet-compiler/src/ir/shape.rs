@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+/// The most elements one tensor (a value or a weight) may have: a flattened
+/// feature map is a [`Shape::Vector`] of `u32` length.
+pub const MAX_LEN: u64 = u32::MAX as u64;
+
 /// The shape of one image's tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Shape {
@@ -16,11 +20,21 @@ impl Shape {
         Shape::Map { h, w, c }
     }
 
-    /// Number of elements.
+    /// Number of elements. Every shape in a graph has at most [`MAX_LEN`]
+    /// (the builder checks it), so this cannot overflow there; for any
+    /// other shape use [`Shape::checked_len`].
     pub fn len(&self) -> usize {
         match *self {
             Shape::Map { h, w, c } => h as usize * w as usize * c as usize,
             Shape::Vector { n } => n as usize,
+        }
+    }
+
+    /// Number of elements, or `None` if it does not fit a `u64`.
+    pub fn checked_len(&self) -> Option<u64> {
+        match *self {
+            Shape::Map { h, w, c } => u64::from(h).checked_mul(u64::from(w))?.checked_mul(u64::from(c)),
+            Shape::Vector { n } => Some(u64::from(n)),
         }
     }
 

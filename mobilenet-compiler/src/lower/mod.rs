@@ -104,13 +104,17 @@ impl Lowerer<'_> {
         self.b.add(name, op, inputs).map_err(|e| self.spec.error_at(at, e.to_string()))
     }
 
-    /// A channel count from Keras' rounding, or an error if it rounds to nothing.
+    /// A channel count from Keras' rounding, or an error if it rounds to
+    /// nothing (`Some(0)`) or to more than a `u32` holds (`None`).
     fn width(&self, v: Option<u32>, what: &str, at: Location) -> Result<u32, SpecError> {
         match v {
             Some(c) if c > 0 => Ok(c),
-            _ => Err(self
+            Some(_) => Err(self
                 .spec
                 .error_at(at, format!("alpha {} gives {what} no channels; use a larger alpha", self.alpha()))),
+            None => Err(self
+                .spec
+                .error_at(at, format!("{what} would have more than {} channels (alpha {})", u32::MAX, self.alpha()))),
         }
     }
 
@@ -170,7 +174,7 @@ impl Lowerer<'_> {
         strided_pad: impl FnOnce([u32; 2]) -> (String, Padding),
         at: Location,
     ) -> Result<NodeId, SpecError> {
-        let out = self.channels(x) * multiplier;
+        let out = self.width(self.channels(x).checked_mul(multiplier), name, at)?;
         let kind = ConvKind::Depthwise { multiplier };
         if stride == 1 {
             self.conv(x, name, kind, kernel, 1, Pad::Same, out, false, at)

@@ -87,7 +87,7 @@ fn v2(l: &mut Lowerer<'_>, input: NodeId) -> Result<NodeId, SpecError> {
         for j in 0..r.n {
             let stride = if j == 0 { r.s } else { 1 };
             let in_c = l.channels(x);
-            let hidden = in_c * t;
+            let hidden = l.width(in_c.checked_mul(t), &format!("the expansion of features.{index}"), at)?;
             let name = format!("features.{index}");
             let mut y = x;
             let mut i = 0;

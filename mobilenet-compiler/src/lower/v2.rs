@@ -29,7 +29,8 @@ pub(super) fn backbone(l: &mut Lowerer<'_>, input: NodeId) -> Result<NodeId, Spe
             let in_c = l.channels(x);
             let prefix = if id == 0 { "expanded_conv_".to_string() } else { format!("block_{id}_") };
             if id > 0 {
-                x = l.pointwise(x, &format!("{prefix}expand"), t * in_c, at)?;
+                let expanded = l.width(in_c.checked_mul(t), &format!("block {id}'s expansion"), at)?;
+                x = l.pointwise(x, &format!("{prefix}expand"), expanded, at)?;
                 x = l.batch_norm(x, &format!("{prefix}expand_BN"), at)?;
                 x = l.activation(x, format!("{prefix}expand_relu"), Act::Relu6, at)?;
             }

@@ -9,6 +9,22 @@ use super::{BlockRow, Family, Framework, Head, HeadLayer, Spec, SpecError};
 /// Keras' `obtain_input_shape(min_size=32)` and MobileNetV3's own check.
 pub const MIN_INPUT_SIZE: u32 = 32;
 
+// Upper limits, far above any MobileNet, that keep every size the compiler
+// derives from a spec within its integer types and the cost of compiling a
+// spec within reason (lowering makes nodes per block, not per channel).
+
+/// The largest input height and width.
+pub const MAX_INPUT_SIZE: u32 = 16_384;
+/// The largest channel count a spec writes: input channels, the `c` and `e`
+/// of the stem, rows and last conv, `classes`, `hidden` and dense `units`.
+pub const MAX_CHANNELS: u32 = 1 << 20;
+/// The largest kernel size and stride.
+pub const MAX_KERNEL: u32 = 255;
+/// The largest expansion factor `t` and depth multiplier.
+pub const MAX_EXPANSION: u32 = 1024;
+/// The most blocks a spec may have: the sum of its rows' `n`.
+pub const MAX_BLOCKS: u32 = 1024;
+
 pub(super) fn check(spec: &Spec) -> Result<(), SpecError> {
     let m = &spec.model;
     let fam = m.family;
@@ -37,6 +53,9 @@ pub(super) fn check(spec: &Spec) -> Result<(), SpecError> {
         if d.value == 0 {
             return err(d.referenced, "depth_multiplier must be at least 1".into());
         }
+        if d.value > MAX_EXPANSION {
+            return err(d.referenced, format!("depth_multiplier must be at most {MAX_EXPANSION}, found {}", d.value));
+        }
     }
     if let Some(r) = &m.se_ratio {
         if !fam.is_v3() {
@@ -63,8 +82,20 @@ pub(super) fn check(spec: &Spec) -> Result<(), SpecError> {
             ),
         );
     }
+    if h > MAX_INPUT_SIZE || w > MAX_INPUT_SIZE {
+        return err(
+            input.referenced,
+            format!("input {h}x{w} is too large: the compiler takes at most {MAX_INPUT_SIZE}x{MAX_INPUT_SIZE}"),
+        );
+    }
     if input.value.channels == 0 {
         return err(input.referenced, "input channels must be at least 1".into());
+    }
+    if input.value.channels > MAX_CHANNELS {
+        return err(
+            input.referenced,
+            format!("input channels must be at most {MAX_CHANNELS}, found {}", input.value.channels),
+        );
     }
     if input.value.include_preprocessing && m.framework() == Framework::Torchvision {
         return err(
@@ -83,6 +114,15 @@ pub(super) fn check(spec: &Spec) -> Result<(), SpecError> {
     if stem.value.c == 0 || stem.value.k == 0 || stem.value.s == 0 {
         return err(stem.referenced, "stem c, k and s must be at least 1".into());
     }
+    if stem.value.c > MAX_CHANNELS {
+        return err(stem.referenced, format!("stem c must be at most {MAX_CHANNELS}, found {}", stem.value.c));
+    }
+    if stem.value.k > MAX_KERNEL || stem.value.s > MAX_KERNEL {
+        return err(
+            stem.referenced,
+            format!("stem k and s must be at most {MAX_KERNEL}, found k {} and s {}", stem.value.k, stem.value.s),
+        );
+    }
     match (fam.is_v3(), stem.value.nl) {
         (true, None) => return err(stem.referenced, "a v3 stem needs its nonlinearity `nl`".into()),
         (false, Some(_)) => {
@@ -95,8 +135,19 @@ pub(super) fn check(spec: &Spec) -> Result<(), SpecError> {
     if rows.value.is_empty() {
         return err(rows.referenced, "blocks must list at least one row".into());
     }
+    let mut blocks = 0u32;
     for (i, row) in rows.value.iter().enumerate() {
         check_row(spec, fam, m.framework(), i, row)?;
+        blocks = blocks.saturating_add(row.value.n);
+        if blocks > MAX_BLOCKS {
+            return err(
+                row.referenced,
+                format!(
+                    "block row {}: the rows so far have {blocks} blocks; a spec may have at most {MAX_BLOCKS}",
+                    i + 1
+                ),
+            );
+        }
     }
 
     match (&m.last_conv, fam) {
@@ -110,6 +161,9 @@ pub(super) fn check(spec: &Spec) -> Result<(), SpecError> {
             if lc.t.is_some() || lc.nl.is_some() || lc.c.is_none_or(|c| c == 0) {
                 return err(l.referenced, "v2 last_conv takes only `c` (channels, at least 1)".into());
             }
+            if let Some(c) = lc.c.filter(|&c| c > MAX_CHANNELS) {
+                return err(l.referenced, format!("last_conv c must be at most {MAX_CHANNELS}, found {c}"));
+            }
         }
         (Some(l), _) => {
             let lc = &l.value;
@@ -118,6 +172,9 @@ pub(super) fn check(spec: &Spec) -> Result<(), SpecError> {
                     l.referenced,
                     "v3 last_conv takes `t` (a multiple of the last block's channels, > 0) and `nl`".into(),
                 );
+            }
+            if let Some(t) = lc.t.filter(|t| t.value() > f64::from(MAX_EXPANSION)) {
+                return err(l.referenced, format!("last_conv t must be at most {MAX_EXPANSION}, found {t}"));
             }
         }
         (None, _) => {}
@@ -129,11 +186,20 @@ pub(super) fn check(spec: &Spec) -> Result<(), SpecError> {
             if c.classes.value == 0 {
                 return err(c.classes.referenced, "classes must be at least 1".into());
             }
+            if c.classes.value > MAX_CHANNELS {
+                return err(
+                    c.classes.referenced,
+                    format!("classes must be at most {MAX_CHANNELS}, found {}", c.classes.value),
+                );
+            }
             if c.dropout.is_some_and(|d| !(0.0..1.0).contains(&d)) {
                 return err(head.referenced, "dropout must be in [0, 1)".into());
             }
             match (fam.is_v3(), c.hidden, c.hidden_nl) {
                 (true, Some(0), _) => return err(head.referenced, "hidden must be at least 1".into()),
+                (true, Some(h), _) if h > MAX_CHANNELS => {
+                    return err(head.referenced, format!("hidden must be at most {MAX_CHANNELS}, found {h}"));
+                }
                 (true, Some(_), Some(_)) => {}
                 (true, _, _) => {
                     return err(
@@ -157,6 +223,12 @@ pub(super) fn check(spec: &Spec) -> Result<(), SpecError> {
                 match &l.value {
                     HeadLayer::Dense(d) if d.units == 0 => {
                         return err(l.referenced, "dense units must be at least 1".into());
+                    }
+                    HeadLayer::Dense(d) if d.units > MAX_CHANNELS => {
+                        return err(
+                            l.referenced,
+                            format!("dense units must be at most {MAX_CHANNELS}, found {}", d.units),
+                        );
                     }
                     HeadLayer::BatchNorm(bn) if bn.epsilon.is_some_and(|e| !e.is_finite() || e <= 0.0) => {
                         return err(l.referenced, "batch_norm epsilon must be a finite number > 0".into());
@@ -184,6 +256,9 @@ fn check_row(
     let fail = |msg: String| Err(spec.error_at(at, format!("block row {}: {msg}", i + 1)));
     if r.c == 0 || r.n == 0 {
         return fail("c and n must be at least 1".into());
+    }
+    if r.c > MAX_CHANNELS {
+        return fail(format!("c must be at most {MAX_CHANNELS}, found {}", r.c));
     }
     if !(1..=2).contains(&r.s) {
         return fail(format!("stride s must be 1 or 2, found {}", r.s));
@@ -214,6 +289,9 @@ fn check_row(
     if fam.is_v3() && torch {
         match r.e {
             Some(0) | None => return fail("needs the expanded channels `e` (at least 1)".into()),
+            Some(e) if e > MAX_CHANNELS => {
+                return fail(format!("expanded channels e must be at most {MAX_CHANNELS}, found {e}"));
+            }
             Some(_) => {}
         }
         return check_v3_columns(r, fail);
@@ -222,6 +300,9 @@ fn check_row(
     let tv = t.value();
     if !tv.is_finite() || tv <= 0.0 {
         return fail(format!("expansion t must be > 0, found {t}"));
+    }
+    if tv > f64::from(MAX_EXPANSION) {
+        return fail(format!("expansion t must be at most {MAX_EXPANSION}, found {t}"));
     }
     if fam == Family::V2 && tv.fract() != 0.0 {
         return fail(format!("v2 expansion t must be an integer (Keras multiplies channels by it), found {t}"));
@@ -238,6 +319,9 @@ fn check_row(
 /// The depthwise kernel and nonlinearity every v3 row needs.
 fn check_v3_columns(r: &BlockRow, fail: impl Fn(String) -> Result<(), SpecError>) -> Result<(), SpecError> {
     match r.k {
+        Some(k) if k > MAX_KERNEL => {
+            return fail(format!("depthwise kernel k must be at most {MAX_KERNEL}, found {k}"));
+        }
         Some(k) if k % 2 == 1 => {}
         Some(k) => return fail(format!("depthwise kernel k must be odd, found {k}")),
         None => return fail("needs the depthwise kernel size `k`".into()),

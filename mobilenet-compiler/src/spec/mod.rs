@@ -35,6 +35,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use serde_saphyr::{Location, Spanned};
 
+pub use check::{MAX_BLOCKS, MAX_CHANNELS, MAX_EXPANSION, MAX_INPUT_SIZE, MAX_KERNEL, MIN_INPUT_SIZE};
 pub use error::{Located, SpecError};
 pub use standard::{StandardOptions, standard_spec};
 
@@ -53,11 +54,19 @@ pub struct Origin {
 }
 
 impl Spec {
-    /// Reads and parses the spec at `path`.
+    /// Reads and parses the spec at `path`. A file that is not UTF-8 text
+    /// gets an error at the line and column of its first invalid byte.
     pub fn from_file(path: &Path) -> Result<Spec, SpecError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| SpecError::Io { path: path.display().to_string(), source })?;
-        Spec::parse(&text, &path.display().to_string())
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| SpecError::Io { path: file.clone(), source })?;
+        Spec::parse_bytes(&bytes, &file)
+    }
+
+    /// Parses the bytes of a spec file; `file` names it in error messages.
+    /// Bytes that are not UTF-8 get an error at the first invalid one.
+    pub fn parse_bytes(bytes: &[u8], file: &str) -> Result<Spec, SpecError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| error::not_utf8(file, bytes, &e))?;
+        Spec::parse(text, file)
     }
 
     /// Parses `text`; `file` names it in error messages.
