@@ -188,7 +188,11 @@ fn every_block_fusion_reaches_every_kind_of_block() {
             assert!(every.is_empty(), "{}: no block with a depth multiplier is fused", fixture.name);
             continue;
         }
-        assert!(every.len() > optimized.len(), "{}: every_block fuses more blocks than the size threshold", fixture.name);
+        assert!(
+            every.len() > optimized.len(),
+            "{}: every_block fuses more blocks than the size threshold",
+            fixture.name
+        );
         match spec.model.family {
             Family::V1 => assert!(every.contains(&(false, true, false)), "{}: a fused v1 block", fixture.name),
             _ => assert!(every.contains(&(true, true, true)), "{}: a fused residual block", fixture.name),

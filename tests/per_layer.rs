@@ -65,7 +65,11 @@ macro_rules! check_steps {
                 let expected = reference.get(name).unwrap_or_else(|| panic!("no interpreter value named {name}"));
                 let (diff, scale) = max_abs_diff(value, expected);
                 let rel = diff / scale.max(f32::MIN_POSITIVE);
-                assert!(rel <= limit, "{} {isa}: step {name} is {rel:e} (relative) from the interpreter, over {limit:e}", $dir);
+                assert!(
+                    rel <= limit,
+                    "{} {isa}: step {name} is {rel:e} (relative) from the interpreter, over {limit:e}",
+                    $dir
+                );
                 if rel > worst.0 {
                     worst = (rel, name.to_string());
                 }

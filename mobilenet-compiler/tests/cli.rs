@@ -228,3 +228,12 @@ fn bad_files_are_errors_with_locations() {
     let err = run(&fixture.join("weights.safetensors"), &bad);
     assert!(err.contains("not a .npy file"), "{err}");
 }
+
+#[test]
+fn rust_refuses_a_type_name_that_is_not_an_identifier() {
+    let spec = repo().join("specs/tiny.yaml");
+    let err = fails(&["rust", spec.to_str().unwrap(), "--name", "my-net"]);
+    assert!(err.contains("--name `my-net` is not a Rust identifier"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(ok(&["rust", spec.to_str().unwrap(), "--name", "MyNet"]).contains("pub struct MyNet"));
+}

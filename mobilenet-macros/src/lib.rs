@@ -110,16 +110,18 @@ fn expand(args: &Args) -> syn::Result<TokenStream> {
             ),
         ));
     }
-    let text = std::fs::read_to_string(&full).map_err(|e| {
+    let text = std::fs::read(&full).map_err(|e| {
         syn::Error::new(at, format!("cannot read spec `{written}` (relative to the crate's CARGO_MANIFEST_DIR): {e}"))
     })?;
-    if text.trim().is_empty() {
+    if text.trim_ascii().is_empty() {
         return Err(syn::Error::new(
             at,
             format!("spec `{written}` is empty; `mobilenetc spec` prints a complete one to start from"),
         ));
     }
-    let spec = Spec::parse(&text, &written).map_err(|e| syn::Error::new(at, e.to_string()))?;
+    // Bytes, not a string: a file that is not UTF-8 gets the parser's
+    // `file:line:column` of the first bad byte.
+    let spec = Spec::parse_bytes(&text, &written).map_err(|e| syn::Error::new(at, e.to_string()))?;
     let name = match &args.name {
         Some(n) => n.to_string(),
         None => default_name(spec.model.family).to_string(),

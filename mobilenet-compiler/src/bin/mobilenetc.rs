@@ -194,6 +194,9 @@ fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Rust { spec, name, unfused } => {
+            if syn::parse_str::<syn::Ident>(&name).is_err() {
+                return Err(format!("--name `{name}` is not a Rust identifier (a type name such as MobileNetV2)"));
+            }
             let spec = Spec::from_file(&spec).map_err(|e| e.to_string())?;
             let mut options = codegen::Options::new(name);
             if unfused {
