@@ -1,4 +1,4 @@
-//! Our fused and unfused code against ONNX Runtime, side by side.
+//! Our fused and unfused code against ONNX Runtime and LiteRT, side by side.
 //!
 //! ```text
 //! taskset -c 0 cargo bench -p generated-example --bench compare                 # one core
@@ -6,11 +6,13 @@
 //! ```
 //!
 //! For each network, in rounds, runs our fused `forward`, our unfused
-//! `forward` and (when `../shared/peers/.venv-peers` exists, see
-//! `../shared/README.md`) ONNX Runtime through `tools/ort_worker.py`, a
-//! batch of 12 runs each (the first 2 of a batch are warm-up and not
+//! `forward`, ONNX Runtime through `tools/ort_worker.py` (when
+//! `../shared/peers/setup.sh` has made `../shared/peers/.venv-peers`) and
+//! LiteRT with XNNPACK through `tools/litert_worker.py` (when
+//! `../shared/peers/litert/setup.sh` has made its venv and float32 models),
+//! a batch of 12 runs each (the first 2 of a batch are warm-up and not
 //! counted), alternating, on the fixture's image 0, until each has `--runs`
-//! (default 200) timings. Prints medians, ratios and the
+//! (default 200) timings. Prints medians, ours / best peer, and the
 //! fraction of one core's FMA peak (`--peak` GFMA/s, default: measured).
 //! Options: `--runs N`, `--threads 1|2`, `--only v2`, `--peak G`.
 
@@ -56,23 +58,65 @@ fn options() -> Options {
     o
 }
 
-/// ONNX Runtime in a worker process.
-struct Ort {
+/// The peer engines.
+#[derive(Debug, Clone, Copy)]
+enum Engine {
+    OnnxRuntime,
+    LiteRt,
+}
+
+impl Engine {
+    const ALL: [Engine; 2] = [Engine::OnnxRuntime, Engine::LiteRt];
+
+    fn name(self) -> &'static str {
+        match self {
+            Engine::OnnxRuntime => "onnxruntime",
+            Engine::LiteRt => "litert",
+        }
+    }
+
+    /// The worker's python, its script and the model file of `model`.
+    fn files(self, model: &str) -> (PathBuf, PathBuf, PathBuf) {
+        let peers = repo().join("../shared/peers");
+        match self {
+            Engine::OnnxRuntime => (
+                peers.join(".venv-peers/bin/python"),
+                repo().join("tools/ort_worker.py"),
+                peers.join(format!("{model}.onnx")),
+            ),
+            Engine::LiteRt => (
+                peers.join("litert/.venv/bin/python"),
+                repo().join("tools/litert_worker.py"),
+                peers.join("litert/models").join(format!("{model}.tflite")),
+            ),
+        }
+    }
+
+    fn setup(self) -> &'static str {
+        match self {
+            Engine::OnnxRuntime => "../shared/peers/setup.sh",
+            Engine::LiteRt => "../shared/peers/litert/setup.sh",
+        }
+    }
+}
+
+/// A peer engine in a worker process.
+struct Peer {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
 }
 
-impl Ort {
-    fn start(model: &str, fixture: &Path, threads: usize) -> Option<Ort> {
-        let python = repo().join("../shared/peers/.venv-peers/bin/python");
-        let onnx = repo().join("../shared/peers").join(format!("{model}.onnx"));
-        if !python.exists() || !onnx.exists() {
+impl Peer {
+    fn start(engine: Engine, model: &str, fixture: &Path, threads: usize) -> Option<Peer> {
+        let (python, script, file) = engine.files(model);
+        if !python.exists() || !file.exists() {
+            eprintln!("  {} not set up ({}): skipped", engine.name(), engine.setup());
             return None;
         }
         let mut child = Command::new(python)
-            .arg(repo().join("tools/ort_worker.py"))
-            .arg(onnx)
+            .arg(script)
+            .arg(file)
             .arg(fixture)
             .arg(threads.to_string())
             .stdin(Stdio::piped())
@@ -83,8 +127,8 @@ impl Ort {
         let mut stdout = BufReader::new(child.stdout.take()?);
         let mut line = String::new();
         stdout.read_line(&mut line).ok()?;
-        eprintln!("  onnxruntime {}", line.trim());
-        Some(Ort { child, stdin, stdout })
+        eprintln!("  {} {}", engine.name(), line.trim());
+        Some(Peer { child, stdin, stdout })
     }
 
     fn run(&mut self, n: usize) -> Vec<f64> {
@@ -95,7 +139,7 @@ impl Ort {
     }
 }
 
-impl Drop for Ort {
+impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -150,7 +194,8 @@ struct Row {
     macs: f64,
     fused: f64,
     unfused: f64,
-    ort: Option<f64>,
+    /// Median per peer engine (None: not set up).
+    peers: Vec<(Engine, Option<f64>)>,
 }
 
 fn compare<F: Network, U: Network>(
@@ -174,42 +219,40 @@ fn compare<F: Network, U: Network>(
     let (fused, unfused) = (load_fused(&weights), load_unfused(&weights));
     let pool = Pool::new(o.threads);
     let x = image(&fixture, F::INPUT_LEN);
-    let mut ort = Ort::start(fixture_dir, &fixture, o.threads);
-    if ort.is_none() {
-        eprintln!("  onnxruntime not set up (../shared/peers/setup.sh): ours only");
-    }
+    let mut peers: Vec<(Engine, Option<Peer>)> =
+        Engine::ALL.iter().map(|&e| (e, Peer::start(e, fixture_dir, &fixture, o.threads))).collect();
     // Warm up, then alternate batches until each has `runs` timings. The
     // first runs of a batch find the caches full of the previous engine's
     // weights and (on two threads) their workers asleep: they are dropped,
     // for every engine alike, so that the medians compare steady states.
     time_ours(&fused, &pool, &x, BATCH);
     time_ours(&unfused, &pool, &x, BATCH);
-    if let Some(ort) = &mut ort {
-        ort.run(BATCH);
+    for (_, peer) in peers.iter_mut() {
+        if let Some(p) = peer {
+            p.run(BATCH);
+        }
     }
     let steady = |t: Vec<f64>| t.into_iter().skip(WARM);
     // Between batches, a pause: thread pools (ONNX Runtime's and ours) spin
     // for a while after their last job, and must not steal the cores of
     // the next batch.
     let settle = || std::thread::sleep(std::time::Duration::from_millis(if o.threads > 1 { 20 } else { 1 }));
-    let (mut tf, mut tu, mut to) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut tf, mut tu) = (Vec::new(), Vec::new());
+    let mut tp: Vec<Vec<f64>> = vec![Vec::new(); peers.len()];
     while tf.len() < o.runs {
         tf.extend(steady(time_ours(&fused, &pool, &x, BATCH)));
         settle();
         tu.extend(steady(time_ours(&unfused, &pool, &x, BATCH)));
         settle();
-        if let Some(ort) = &mut ort {
-            to.extend(steady(ort.run(BATCH)));
-            settle();
+        for ((_, peer), t) in peers.iter_mut().zip(&mut tp) {
+            if let Some(p) = peer {
+                t.extend(steady(p.run(BATCH)));
+                settle();
+            }
         }
     }
-    Some(Row {
-        name,
-        macs,
-        fused: median(&mut tf),
-        unfused: median(&mut tu),
-        ort: (!to.is_empty()).then(|| median(&mut to)),
-    })
+    let peers = peers.iter().zip(&mut tp).map(|((e, _), t)| (*e, (!t.is_empty()).then(|| median(t)))).collect();
+    Some(Row { name, macs, fused: median(&mut tf), unfused: median(&mut tu), peers })
 }
 
 fn main() {
@@ -255,17 +298,23 @@ fn main() {
     .flatten()
     .collect();
     println!();
-    println!("| model | fused ms | unfused ms | ORT ms | fused / ORT | fused / unfused | fused % of FMA peak |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| model | threads | fused ms | unfused ms | ORT ms | LiteRT ms | fused / best peer | fused / unfused | fused % of FMA peak |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
     for r in rows {
-        let ort = r.ort.map_or("-".into(), |v| format!("{v:.2}"));
-        let ratio = r.ort.map_or("-".into(), |v| format!("{:.2}", r.fused / v));
+        let ms = |e: usize| r.peers[e].1.map_or("-".into(), |v| format!("{v:.2}"));
+        let best = r.peers.iter().filter_map(|p| p.1).min_by(f64::total_cmp);
+        let ratio = best.map_or("-".into(), |v| format!("{:.2}", r.fused / v));
         let eff = r.macs / (r.fused * 1e-3) / 1e9 / (peak * o.threads as f64) * 100.0;
         println!(
-            "| {} | {:.2} | {:.2} | {ort} | {ratio} | {:.2} | {eff:.0}% |",
+            "| {} | {} | {:.2} | {:.2} | {} | {} | {ratio} | {:.2} | {eff:.0}% |",
             r.name,
+            o.threads,
             r.fused,
             r.unfused,
+            ms(0),
+            ms(1),
             r.fused / r.unfused
         );
     }
