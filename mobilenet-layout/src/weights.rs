@@ -15,11 +15,14 @@
 //! missing, unexpected, mis-shaped or mis-typed tensor, so a user fixing an
 //! export sees all problems in one run.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::path::Path;
 
-use safetensors::{Dtype, SafeTensors};
+use safetensors::tensor::TensorInfo;
+use safetensors::{Dtype, SafeTensorError, SafeTensors};
+use serde::Deserializer as _;
+use serde::de::{IgnoredAny, MapAccess, Visitor};
 
 /// One tensor the network needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +90,11 @@ impl Layout {
 
     /// `data` (row-major in `file` shape) in Keras' layout.
     fn convert(self, file: &[usize], data: Vec<f32>) -> Vec<f32> {
+        // A tensor with a zero dimension has no values to move (and
+        // `chunks_exact` below takes no empty chunks).
+        if data.is_empty() {
+            return data;
+        }
         match (self, file) {
             (Layout::Oihw, &[o, i, kh, kw]) => {
                 let mut out = vec![0.0; data.len()];
@@ -210,10 +218,17 @@ pub fn load_file(path: &Path, specs: &[TensorSpec<'_>]) -> Result<Vec<Tensor>, W
 }
 
 /// Parses safetensors `bytes` (named `name` in messages) and returns the
-/// tensors named by `specs`, in order.
+/// tensors named by `specs`, in order. Every error's text starts with
+/// `name`. A header that lists one name twice is refused (safetensors
+/// itself would keep the last entry).
 pub fn load_bytes(name: &str, bytes: &[u8], specs: &[TensorSpec<'_>]) -> Result<Vec<Tensor>, WeightError> {
-    let file = SafeTensors::deserialize(bytes)
-        .map_err(|e| WeightError::Format { path: name.to_string(), reason: e.to_string() })?;
+    let format = |reason: String| WeightError::Format { path: name.to_string(), reason };
+    let file = SafeTensors::deserialize(bytes).map_err(|e| format(format_reason(bytes, &e)))?;
+    // safetensors keeps the last of two entries with one name; which one the
+    // exporter meant is anyone's guess.
+    if let Some(key) = header_text(bytes).and_then(repeated_name) {
+        return Err(format(format!("tensor `{key}` is listed twice in the header")));
+    }
     let mut problems = Vec::new();
     let mut used = BTreeSet::new();
     let mut out = Vec::with_capacity(specs.len());
@@ -277,6 +292,98 @@ pub fn load_bytes(name: &str, bytes: &[u8], specs: &[TensorSpec<'_>]) -> Result<
         unexpected.into_iter().map(|(k, v)| Problem::Unexpected { key: k.to_string(), shape: v.shape().to_vec() }),
     );
     if problems.is_empty() { Ok(out) } else { Err(WeightError::Mismatch { path: name.to_string(), problems }) }
+}
+
+/// Size of the length field that starts a safetensors file.
+const LENGTH_FIELD: usize = 8;
+
+/// The header's text, if the length field and UTF-8 allow.
+fn header_text(bytes: &[u8]) -> Option<&str> {
+    let len = u64::from_le_bytes(bytes.get(..LENGTH_FIELD)?.try_into().ok()?);
+    let end = usize::try_from(len).ok()?.checked_add(LENGTH_FIELD)?;
+    std::str::from_utf8(bytes.get(LENGTH_FIELD..end)?).ok()
+}
+
+/// The first name a (valid) header's top-level object lists twice, however
+/// each is spelled (`"a"` and `"\u0061"` are one name).
+fn repeated_name(header: &str) -> Option<String> {
+    struct Names;
+    impl<'de> Visitor<'de> for Names {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut seen = HashSet::new();
+            let mut repeated = None;
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<IgnoredAny>()?;
+                if repeated.is_none() && !seen.insert(key.clone()) {
+                    repeated = Some(key);
+                }
+            }
+            Ok(repeated)
+        }
+    }
+    serde_json::Deserializer::from_str(header).deserialize_map(Names).ok().flatten()
+}
+
+/// Why safetensors refused `bytes`, saying which numbers or which tensor
+/// are wrong where its own message does not.
+fn format_reason(bytes: &[u8], err: &SafeTensorError) -> String {
+    let header_len = bytes.get(..LENGTH_FIELD).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
+    let after_field = bytes.len().saturating_sub(LENGTH_FIELD);
+    match (err, header_len) {
+        (SafeTensorError::HeaderTooSmall, _) => {
+            format!("the file is {} bytes long, too short for the 8-byte header length", bytes.len())
+        }
+        (SafeTensorError::HeaderTooLarge, Some(n)) => {
+            format!("the header length field says {n} bytes, more than the 100 MB safetensors allows")
+        }
+        (SafeTensorError::InvalidHeaderLength, Some(n)) => {
+            format!("the header length field says {n} bytes, but only {after_field} bytes follow it")
+        }
+        (SafeTensorError::MetadataIncompleteBuffer, Some(n)) => {
+            let data = after_field.saturating_sub(usize::try_from(n).unwrap_or(usize::MAX));
+            match header_tensors(bytes).and_then(|t| t.values().map(|i| i.data_offsets.1).max()) {
+                Some(end) => format!("the header's tensors take {end} bytes of data, but the file has {data}"),
+                None => format!("the file has {data} bytes of data, but the header lists no tensors"),
+            }
+        }
+        (
+            SafeTensorError::TensorInvalidInfo | SafeTensorError::ValidationOverflow | SafeTensorError::MisalignedSlice,
+            _,
+        ) => header_tensors(bytes)
+            .and_then(|tensors| tensors.iter().find_map(|(key, info)| size_problem(key, info)))
+            .unwrap_or_else(|| err.to_string()),
+        _ => err.to_string(),
+    }
+}
+
+/// The tensor entries of a header that parses, by name.
+fn header_tensors(bytes: &[u8]) -> Option<BTreeMap<String, TensorInfo>> {
+    let mut entries: BTreeMap<String, serde_json::Value> = serde_json::from_str(header_text(bytes)?).ok()?;
+    entries.remove("__metadata__");
+    entries.into_iter().map(|(key, value)| Some((key, serde_json::from_value(value).ok()?))).collect()
+}
+
+/// What is wrong with the size of a tensor entry, if anything.
+fn size_problem(key: &str, info: &TensorInfo) -> Option<String> {
+    let (begin, end) = info.data_offsets;
+    let what = format!("tensor `{key}` ({:?} of shape {:?})", info.dtype, info.shape);
+    // In safetensors' order: a zero dimension after a huge one is no overflow.
+    let bits =
+        info.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).and_then(|n| n.checked_mul(info.dtype.bitsize()));
+    match bits {
+        None => Some(format!("{what}: its size in bytes overflows")),
+        Some(bits) if bits % 8 != 0 => Some(format!("{what}: {bits} bits is not a whole number of bytes")),
+        Some(bits) if end.checked_sub(begin) != Some(bits / 8) => Some(format!(
+            "{what}: takes {} bytes, but its data_offsets [{begin}, {end}] span {}",
+            bits / 8,
+            end as i128 - begin as i128
+        )),
+        Some(_) => None,
+    }
 }
 
 /// IEEE 754 half precision to single, exactly (every f16 is an f32).
