@@ -212,7 +212,9 @@ fn main() {
         o.images,
         o.rounds
     );
-    println!("| model | threads | ours, image per core (img/s) | ours, split image (img/s) | ORT batch 8 (img/s) | ours per core / ORT |");
+    println!(
+        "| model | threads | ours, image per core (img/s) | ours, split image (img/s) | ORT batch 8 (img/s) | ours per core / ORT |"
+    );
     println!("|---|---|---|---|---|---|");
     bench(&o, "v1_1.0_224", "v1_1.0_224", |p| MobileNetV1::load(p).unwrap());
     bench(&o, "v2_1.0_224", "v2_1.0_224", |p| MobileNetV2::load(p).unwrap());
