@@ -16,18 +16,15 @@
 //! fraction of one core's FMA peak (`--peak` GFMA/s, default: measured).
 //! Options: `--runs N`, `--threads 1|2`, `--only v2`, `--peak G`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+mod peers;
+
+use std::path::Path;
 use std::time::Instant;
 
 use generated_example::{MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small, unfused};
 use mobilenet_runtime::Network;
 use mobilenet_runtime::exec::{Exec, Pool};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use peers::{Engine, Peer, image, repo};
 
 struct Options {
     runs: usize,
@@ -56,105 +53,6 @@ fn options() -> Options {
         i += 2;
     }
     o
-}
-
-/// The peer engines.
-#[derive(Debug, Clone, Copy)]
-enum Engine {
-    OnnxRuntime,
-    LiteRt,
-}
-
-impl Engine {
-    const ALL: [Engine; 2] = [Engine::OnnxRuntime, Engine::LiteRt];
-
-    fn name(self) -> &'static str {
-        match self {
-            Engine::OnnxRuntime => "onnxruntime",
-            Engine::LiteRt => "litert",
-        }
-    }
-
-    /// The worker's python, its script and the model file of `model`.
-    fn files(self, model: &str) -> (PathBuf, PathBuf, PathBuf) {
-        let peers = repo().join("../shared/peers");
-        match self {
-            Engine::OnnxRuntime => (
-                peers.join(".venv-peers/bin/python"),
-                repo().join("tools/ort_worker.py"),
-                peers.join(format!("{model}.onnx")),
-            ),
-            Engine::LiteRt => (
-                peers.join("litert/.venv/bin/python"),
-                repo().join("tools/litert_worker.py"),
-                peers.join("litert/models").join(format!("{model}.tflite")),
-            ),
-        }
-    }
-
-    fn setup(self) -> &'static str {
-        match self {
-            Engine::OnnxRuntime => "../shared/peers/setup.sh",
-            Engine::LiteRt => "../shared/peers/litert/setup.sh",
-        }
-    }
-}
-
-/// A peer engine in a worker process.
-struct Peer {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Peer {
-    fn start(engine: Engine, model: &str, fixture: &Path, threads: usize) -> Option<Peer> {
-        let (python, script, file) = engine.files(model);
-        if !python.exists() || !file.exists() {
-            eprintln!("  {} not set up ({}): skipped", engine.name(), engine.setup());
-            return None;
-        }
-        let mut child = Command::new(python)
-            .arg(script)
-            .arg(file)
-            .arg(fixture)
-            .arg(threads.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .ok()?;
-        let stdin = child.stdin.take()?;
-        let mut stdout = BufReader::new(child.stdout.take()?);
-        let mut line = String::new();
-        stdout.read_line(&mut line).ok()?;
-        eprintln!("  {} {}", engine.name(), line.trim());
-        Some(Peer { child, stdin, stdout })
-    }
-
-    fn run(&mut self, n: usize) -> Vec<f64> {
-        writeln!(self.stdin, "{n}").expect("worker alive");
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).expect("worker answers");
-        line.split_whitespace().map(|t| t.parse().expect("a duration")).collect()
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Image 0 of the fixture, or a synthetic image.
-fn image(fixture: &Path, len: usize) -> Vec<f32> {
-    let path = fixture.join("input.npy");
-    if let Ok(bytes) = std::fs::read(&path) {
-        let npy = npyz::NpyFile::new(&bytes[..]).expect("npy");
-        let data: Vec<f32> = npy.into_vec().expect("f32");
-        return data[..len].to_vec();
-    }
-    (0..len).map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0).collect()
 }
 
 /// Runs per batch of one engine, and how many of its first are warm-up.
@@ -220,7 +118,7 @@ fn compare<F: Network, U: Network>(
     let pool = Pool::new(o.threads);
     let x = image(&fixture, F::INPUT_LEN);
     let mut peers: Vec<(Engine, Option<Peer>)> =
-        Engine::ALL.iter().map(|&e| (e, Peer::start(e, fixture_dir, &fixture, o.threads))).collect();
+        Engine::ALL.iter().map(|&e| (e, Peer::start(e, fixture_dir, &fixture, o.threads, 1))).collect();
     // Warm up, then alternate batches until each has `runs` timings. The
     // first runs of a batch find the caches full of the previous engine's
     // weights and (on two threads) their workers asleep: they are dropped,

@@ -20,9 +20,9 @@
 //! The image is the fixture's image 0 (all images are the same: throughput
 //! does not depend on the values).
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+mod peers;
+
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -30,10 +30,7 @@ use generated_example::{MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3S
 use mobilenet_runtime::Network;
 use mobilenet_runtime::buffer::Buffer;
 use mobilenet_runtime::exec::{Exec, Pool};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use peers::{Engine, Peer, image, repo};
 
 struct Options {
     threads: usize,
@@ -94,71 +91,19 @@ fn split<N: Network>(net: &N, pool: &Pool, x: &[f32], images: usize) -> f64 {
     images as f64 / start.elapsed().as_secs_f64()
 }
 
-/// ONNX Runtime on batches, in a worker process.
-struct Ort {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+/// Images per second of ONNX Runtime on batches of [`ORT_BATCH`], over
+/// `images` images (whole batches).
+fn ort_images_per_s(ort: &mut Peer, images: usize) -> f64 {
+    let batches = images.div_ceil(ORT_BATCH);
+    let ms: f64 = ort.run(batches).iter().sum();
+    (batches * ORT_BATCH) as f64 / (ms * 1e-3)
 }
 
-impl Ort {
-    const BATCH: usize = 8;
-
-    fn start(model: &str, fixture: &Path, threads: usize) -> Option<Ort> {
-        let python = repo().join("../shared/peers/.venv-peers/bin/python");
-        let onnx = repo().join("../shared/peers").join(format!("{model}.onnx"));
-        if !python.exists() || !onnx.exists() {
-            eprintln!("  onnxruntime not set up (../shared/peers/setup.sh): skipped");
-            return None;
-        }
-        let mut child = Command::new(python)
-            .arg(repo().join("tools/ort_worker.py"))
-            .arg(onnx)
-            .arg(fixture)
-            .arg(threads.to_string())
-            .arg(Ort::BATCH.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .ok()?;
-        let stdin = child.stdin.take()?;
-        let mut stdout = BufReader::new(child.stdout.take()?);
-        let mut line = String::new();
-        stdout.read_line(&mut line).ok()?;
-        Some(Ort { child, stdin, stdout })
-    }
-
-    /// Images per second over `images` images (whole batches).
-    fn images_per_s(&mut self, images: usize) -> f64 {
-        let batches = images.div_ceil(Ort::BATCH);
-        writeln!(self.stdin, "{batches}").expect("worker alive");
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).expect("worker answers");
-        let ms: f64 = line.split_whitespace().map(|t| t.parse::<f64>().expect("a duration")).sum();
-        (batches * Ort::BATCH) as f64 / (ms * 1e-3)
-    }
-}
-
-impl Drop for Ort {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+const ORT_BATCH: usize = 8;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
-}
-
-fn image(fixture: &Path, len: usize) -> Vec<f32> {
-    match std::fs::read(fixture.join("input.npy")) {
-        Ok(bytes) => {
-            let data: Vec<f32> = npyz::NpyFile::new(&bytes[..]).expect("npy").into_vec().expect("f32");
-            data[..len].to_vec()
-        }
-        Err(_) => (0..len).map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0).collect(),
-    }
 }
 
 fn bench<N: Network + Sync>(o: &Options, name: &str, fixture_dir: &str, load: impl Fn(&Path) -> N) {
@@ -174,12 +119,12 @@ fn bench<N: Network + Sync>(o: &Options, name: &str, fixture_dir: &str, load: im
     let net = load(&weights);
     let x = image(&fixture, N::INPUT_LEN);
     let pool = Pool::new(o.threads);
-    let mut ort = Ort::start(fixture_dir, &fixture, o.threads);
+    let mut ort = Peer::start(Engine::OnnxRuntime, fixture_dir, &fixture, o.threads, ORT_BATCH);
     // Warm-up of each.
     per_core(&net, &x, o.threads, 2 * o.threads);
     split(&net, &pool, &x, 2);
     if let Some(ort) = &mut ort {
-        ort.images_per_s(Ort::BATCH);
+        ort_images_per_s(ort, ORT_BATCH);
     }
     let settle = || std::thread::sleep(std::time::Duration::from_millis(20));
     let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
@@ -189,7 +134,7 @@ fn bench<N: Network + Sync>(o: &Options, name: &str, fixture_dir: &str, load: im
         b.push(split(&net, &pool, &x, o.images));
         settle();
         if let Some(ort) = &mut ort {
-            c.push(ort.images_per_s(o.images));
+            c.push(ort_images_per_s(ort, o.images));
             settle();
         }
     }
