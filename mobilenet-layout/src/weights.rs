@@ -175,7 +175,9 @@ impl fmt::Display for Problem {
                 write!(f, "missing tensor `{key}` (expected shape {expected:?})")
             }
             Problem::Unexpected { key, shape } => {
-                write!(f, "unexpected tensor `{key}` (shape {shape:?}) is not used by the network")
+                // The one name that comes from the file alone: escaped, so
+                // that a hostile name cannot forge lines of this list.
+                write!(f, "unexpected tensor `{}` (shape {shape:?}) is not used by the network", Escaped(key))
             }
             Problem::Shape { key, expected, actual } => {
                 write!(f, "tensor `{key}`: expected shape {expected:?}, found {actual:?}")
@@ -193,6 +195,23 @@ impl fmt::Display for Problem {
                 write!(f, "both `{key}` and `{alt_key}` are present; keep only one")
             }
         }
+    }
+}
+
+/// A name as shown in an error: control characters and backquotes escaped
+/// (`\n`, `` \` ``), everything else as is.
+struct Escaped<'a>(&'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            match c {
+                '`' => f.write_str("\\`")?,
+                c if c.is_control() => write!(f, "{}", c.escape_default())?,
+                c => write!(f, "{c}")?,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -422,6 +441,15 @@ mod tests {
             .map(|((k, dt, shape), b)| (k.to_string(), TensorView::new(*dt, shape.clone(), b).unwrap()))
             .collect();
         safetensors::serialize(views, None).unwrap()
+    }
+
+    #[test]
+    fn a_hostile_unexpected_name_cannot_forge_lines() {
+        let hostile = "x`\nmissing tensor `conv/kernel";
+        let bytes = file(&[("w", Dtype::F32, vec![2]), (hostile, Dtype::F32, vec![1])]);
+        let err = load_bytes("f.safetensors", &bytes, &[TensorSpec::new("w", &[2])]).unwrap_err().to_string();
+        assert_eq!(err.lines().count(), 2, "{err}");
+        assert!(err.contains("unexpected tensor `x\\`\\nmissing tensor \\`conv/kernel`"), "{err}");
     }
 
     #[test]

@@ -116,6 +116,18 @@ fn keys_of(p: &Problem) -> Vec<&str> {
     }
 }
 
+/// How the loader shows a name from the file: control characters escaped
+/// as Rust's `char::escape_default` does, backquotes as `` \` ``.
+fn escaped(key: &str) -> String {
+    key.chars()
+        .map(|c| match c {
+            '`' => "\\`".to_string(),
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 /// An error's text is not empty, names the file, and names (in backquotes)
 /// every tensor a mismatch is about.
 fn check_contract(name: &str, result: &Result<Vec<Tensor>, WeightError>) -> Result<(), TestCaseError> {
@@ -128,7 +140,17 @@ fn check_contract(name: &str, result: &Result<Vec<Tensor>, WeightError>) -> Resu
             prop_assert!(!problems.is_empty(), "a mismatch without problems: {text:?}");
             for p in problems {
                 for key in keys_of(p) {
-                    prop_assert!(text.contains(&format!("`{key}`")), "the error does not name `{key}`: {text:?}");
+                    // Names that come from the file alone are shown escaped
+                    // (control characters and backquotes).
+                    let shown = match p {
+                        Problem::Unexpected { .. } => escaped(key),
+                        _ => key.to_string(),
+                    };
+                    prop_assert!(text.contains(&format!("`{shown}`")), "the error does not name `{shown}`: {text:?}");
+                    prop_assert!(
+                        !matches!(p, Problem::Unexpected { .. }) || !shown.contains('\n'),
+                        "an unexpected name shown with a line break: {text:?}"
+                    );
                 }
             }
         }
