@@ -1,6 +1,7 @@
 //! Time per step of a compiled network, slowest first:
 //! `cargo run --release -p generated-example --example profile -- v2 WEIGHTS [RUNS]`
-//! (`THREADS=2` for a pool of two threads).
+//! (`THREADS=2` for a pool of two threads, `INPUT=file.npy` for its first
+//! image instead of a constant one).
 
 mod nets {
     mobilenet_macros::mobilenet!("../specs/v1_1.0_224.yaml", name = V1, profile = true);
@@ -12,7 +13,16 @@ mod nets {
 macro_rules! profile {
     ($t:ty, $weights:expr, $runs:expr) => {{
         let net = <$t>::load($weights).unwrap();
-        let x: Box<[f32; <$t>::INPUT_LEN]> = vec![0.5f32; <$t>::INPUT_LEN].into_boxed_slice().try_into().unwrap();
+        // `INPUT=file.npy`: its first image, else a constant image.
+        let data: Vec<f32> = match std::env::var("INPUT") {
+            Ok(path) => {
+                let bytes = std::fs::read(&path).expect("INPUT file");
+                let all: Vec<f32> = npyz::NpyFile::new(&bytes[..]).expect("npy").into_vec().expect("f32");
+                all[..<$t>::INPUT_LEN].to_vec()
+            }
+            Err(_) => vec![0.5f32; <$t>::INPUT_LEN],
+        };
+        let x: Box<[f32; <$t>::INPUT_LEN]> = data.into_boxed_slice().try_into().unwrap();
         let mut y = [0.0; <$t>::OUTPUT_LEN];
         let mut arena = <$t>::new_arena();
         let mut times = [0.0; <$t>::STEP_NAMES.len()];
