@@ -202,3 +202,14 @@ fn torchvision_specs_say_what_torchvision_has_not() {
     let text = replace(&torchvision(Family::V2), "framework: torchvision", "framework: caffe");
     expect_error(&text, line_of(&text, "caffe"), 12, "unknown variant `caffe`");
 }
+
+#[test]
+fn empty_spec_or_comments_only() {
+    for text in ["", "\n  \n", "# a spec to come\n\n  # still nothing\n"] {
+        let err = Spec::parse(text, "bad.yaml").map(|_| ()).unwrap_err();
+        let located = err.located().unwrap_or_else(|| panic!("no location: {err}"));
+        assert!(located.message.contains("the spec is empty"), "{err}");
+        assert_eq!((located.line, located.column), (1, 1));
+        assert!(err.to_string().starts_with("bad.yaml:1:1: "), "{err}");
+    }
+}

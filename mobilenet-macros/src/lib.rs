@@ -113,12 +113,6 @@ fn expand(args: &Args) -> syn::Result<TokenStream> {
     let text = std::fs::read(&full).map_err(|e| {
         syn::Error::new(at, format!("cannot read spec `{written}` (relative to the crate's CARGO_MANIFEST_DIR): {e}"))
     })?;
-    if text.trim_ascii().is_empty() {
-        return Err(syn::Error::new(
-            at,
-            format!("spec `{written}` is empty; `mobilenetc spec` prints a complete one to start from"),
-        ));
-    }
     // Bytes, not a string: a file that is not UTF-8 gets the parser's
     // `file:line:column` of the first bad byte.
     let spec = Spec::parse_bytes(&text, &written).map_err(|e| syn::Error::new(at, e.to_string()))?;

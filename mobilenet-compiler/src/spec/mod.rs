@@ -72,6 +72,12 @@ impl Spec {
     /// Parses `text`; `file` names it in error messages.
     pub fn parse(text: &str, file: &str) -> Result<Spec, SpecError> {
         let origin = Origin { file: file.to_string(), text: text.to_string() };
+        // Without this, an empty file (or one of comments) is the parser's
+        // "unexpected end of input".
+        if text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+            let message = "the spec is empty (no YAML document); `mobilenetc spec` prints a complete one to start from";
+            return Err(error::located(&origin, serde_saphyr::Location::UNKNOWN, message.into()));
+        }
         let model: Model = serde_saphyr::from_str(text).map_err(|e| error::from_yaml(&origin, &e))?;
         let spec = Spec { model, origin };
         check::check(&spec)?;
