@@ -1,6 +1,5 @@
-// Only comments and blank lines: no YAML document. The error is located,
-// but in the YAML parser's words; the macro itself calls a file empty only
-// when it holds nothing but whitespace (empty.rs).
+// Only comments and blank lines: no YAML document, which the spec parser
+// calls empty, as it does a file of whitespace (empty.rs).
 mobilenet_macros::mobilenet!("ui/comment_only.yaml");
 
 fn main() {}
