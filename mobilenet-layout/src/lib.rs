@@ -11,7 +11,9 @@
 //!   [`pack::Packing`];
 //! * [`weights`] and [`prepare`] (feature `std`): reading a safetensors
 //!   file and turning its tensors into the packed buffer (run by generated
-//!   `load` functions, and by the compiler for weights compiled in).
+//!   `load` functions, and by the compiler for weights compiled in);
+//! * [`q8`] and [`q8file`] (feature `std`): int8 quantization parameters
+//!   and the quantized-model file.
 //!
 //! `mobilenet-runtime` re-exports all of it under its old paths.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -22,6 +24,9 @@ pub mod geom;
 pub mod pack;
 #[cfg(feature = "std")]
 pub mod prepare;
+pub mod q8;
+#[cfg(feature = "std")]
+pub mod q8file;
 #[cfg(feature = "std")]
 pub mod weights;
 
