@@ -19,25 +19,27 @@ pub(crate) fn bounds(total: usize, parts: usize, align: usize) -> ([usize; MAX_P
 }
 
 /// A slice handed out in disjoint pieces to the parts of a job.
-struct Pieces {
-    ptr: *mut f32,
+struct Pieces<T> {
+    ptr: *mut T,
     len: usize,
 }
 
 // SAFETY: the parts get disjoint ranges (see `run`), so sharing the pointer
-// between threads creates no aliasing `&mut`.
-unsafe impl Sync for Pieces {}
+// between threads creates no aliasing `&mut`; the elements are `Send`, so
+// handing a piece to another thread is sound.
+unsafe impl<T: Send> Sync for Pieces<T> {}
 
 /// Runs `f(part, piece)` for each part of `e`, where `piece` is
 /// `y[unit * b[part] .. unit * b[part + 1]]` and `b` the boundaries of
-/// `parts` ranges (from [`bounds`]).
-pub(crate) fn run(
+/// `parts` ranges (from [`bounds`]). Generic over the element type: the
+/// float kernels write `f32`, the int8 kernels (`q8`) `u8`.
+pub(crate) fn run<T: Send>(
     e: &dyn Exec,
-    y: &mut [f32],
+    y: &mut [T],
     b: &[usize; MAX_PARTS + 1],
     parts: usize,
     unit: usize,
-    f: &(dyn Fn(usize, &mut [f32]) + Sync),
+    f: &(dyn Fn(usize, &mut [T]) + Sync),
 ) {
     if parts == 1 {
         return f(0, y);
