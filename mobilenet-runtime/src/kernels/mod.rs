@@ -40,6 +40,7 @@ mod gemm;
 mod isa;
 mod par;
 mod pool;
+pub mod q8;
 mod simd;
 
 pub use block::{Stage, Stages, block};

@@ -1,0 +1,487 @@
+//! Depthwise convolution (multiplier 1), vectorized over channels.
+//!
+//! Packed weights are `i32`:
+//!
+//! * portable: `[taps][c]`, the weights as given;
+//! * AVX2 / AVX-512 VNNI: blocks of `L` = 8 / 16 channels, `[c / L][taps +
+//!   1][L]`, each weight in the low 16 bits of its lane (high bits zero),
+//!   so that `vpmaddwd` with a lane holding an input byte (zero-extended)
+//!   is the exact product; row `taps` holds each channel's sum of weights.
+//!
+//! The vector kernels never subtract the input's zero point per tap: a tap
+//! outside the image reads `zp` instead of a pixel, so every window has all
+//! `taps` inputs, and `sum (x - zp) * w = sum x * w - zp * sum w`, the last
+//! term folded into the bias once per block (exact in i32).
+
+use super::isa::{Kind, QIsa};
+use super::{Requant, requant_run};
+use crate::exec::Exec;
+use crate::kernels::{ConvGeom, MAX_KERNEL, par};
+
+/// Channels per block of `isa`'s packing (1: not blocked).
+const fn lanes(isa: QIsa) -> usize {
+    match isa.0 {
+        Kind::Portable => 1,
+        Kind::Avx2 => 8,
+        Kind::Avx512Vnni => 16,
+    }
+}
+
+/// `i32`s of packed weights for `taps` taps of `c` channels.
+pub fn depthwise_packed_len(isa: QIsa, taps: usize, c: usize) -> usize {
+    match lanes(isa) {
+        1 => taps * c,
+        l => c.next_multiple_of(l) * (taps + 1),
+    }
+}
+
+/// Packs `[taps][c]` depthwise weights `w` (tap `t = ky * kw + kx`) for
+/// `isa` into `out[..depthwise_packed_len(isa, taps, c)]`.
+///
+/// # Panics
+/// If a slice is too short.
+pub fn pack_depthwise(isa: QIsa, w: &[i8], taps: usize, c: usize, out: &mut [i32]) {
+    let len = depthwise_packed_len(isa, taps, c);
+    assert!(w.len() >= taps * c && out.len() >= len, "slices too short");
+    let out = &mut out[..len];
+    let l = lanes(isa);
+    if l == 1 {
+        for (o, &v) in out.iter_mut().zip(w) {
+            *o = v as i32;
+        }
+        return;
+    }
+    out.fill(0);
+    for t in 0..taps {
+        for ch in 0..c {
+            let (b, lane) = (ch / l, ch % l);
+            let v = w[t * c + ch];
+            out[(b * (taps + 1) + t) * l + lane] = v as i16 as u16 as i32;
+            out[(b * (taps + 1) + taps) * l + lane] += v as i32;
+        }
+    }
+}
+
+/// Depthwise convolution with one output per input channel (`g.cin ==
+/// g.cout`): `y[oy][ox][ch] = requant(bias[ch] + sum over the taps inside
+/// the image of (x - x_zp) * w[tap][ch])` with `out`. `w` is packed by
+/// [`pack_depthwise`] for the same `isa`. Output rows are split between the
+/// parts of `e`.
+///
+/// # Panics
+/// If the multiplier is not 1, the kernel is larger than [`MAX_KERNEL`], a
+/// stride is 0, `x_zp` is not a byte, or a slice is too short.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise(
+    e: &dyn Exec,
+    isa: QIsa,
+    g: &ConvGeom,
+    x: &[u8],
+    x_zp: i32,
+    w: &[i32],
+    bias: &[i32],
+    out: &Requant<'_>,
+    y: &mut [u8],
+) {
+    assert!(g.cin == g.cout && g.cin > 0, "depthwise multiplier 1");
+    assert!(g.kh > 0 && g.kw > 0 && g.kh <= MAX_KERNEL && g.kw <= MAX_KERNEL, "kernel size");
+    assert!(g.sh > 0 && g.sw > 0, "stride");
+    assert!((0..=255).contains(&x_zp), "input zero point is a byte");
+    let c = g.cin;
+    assert!(x.len() >= g.h * g.w * c && y.len() >= g.oh * g.ow * c, "input or output too short");
+    assert!(w.len() >= depthwise_packed_len(isa, g.kh * g.kw, c) && bias.len() >= c, "weights or bias too short");
+    out.check(c, g.oh * g.ow * c);
+    let row = g.ow * c;
+    let (b, parts) = par::bounds(g.oh, e.threads(), 1);
+    par::run(e, &mut y[..g.oh * row], &b, parts, row, &|part, y| {
+        let rows = b[part]..b[part + 1];
+        let q = out.from(rows.start * row);
+        match isa.0 {
+            Kind::Portable => portable(g, rows, x, x_zp, w, bias, &q, y),
+            // SAFETY: lengths checked above (`y` and the residual start at row `rows.start`); `isa` proves the
+            // CPU has the instructions.
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx2 => unsafe { x86::avx2(g, rows, x, x_zp, w, bias, &q, y) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx512Vnni => unsafe { x86::avx512(g, rows, x, x_zp, w, bias, &q, y) },
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => unreachable!("no such instruction set on this target"),
+        }
+    });
+}
+
+type Rows = core::ops::Range<usize>;
+
+/// Output rows `rows` of the portable kernel; `y` and the residual start at
+/// row `rows.start`.
+#[allow(clippy::too_many_arguments)]
+fn portable(g: &ConvGeom, rows: Rows, x: &[u8], zp: i32, w: &[i32], bias: &[i32], q: &Requant<'_>, y: &mut [u8]) {
+    const CHUNK: usize = 64;
+    let c = g.cin;
+    let first = rows.start;
+    for oy in rows {
+        for ox in 0..g.ow {
+            let at = ((oy - first) * g.ow + ox) * c;
+            let mut c0 = 0;
+            while c0 < c {
+                let cw = CHUNK.min(c - c0);
+                let mut acc = [0i32; CHUNK];
+                let acc = &mut acc[..cw];
+                acc.copy_from_slice(&bias[c0..c0 + cw]);
+                for ky in 0..g.kh {
+                    let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
+                    if iy < 0 || iy >= g.h as isize {
+                        continue;
+                    }
+                    for kx in 0..g.kw {
+                        let ix = (ox * g.sw + kx) as isize - g.pad_left as isize;
+                        if ix < 0 || ix >= g.w as isize {
+                            continue;
+                        }
+                        let xs = &x[(iy as usize * g.w + ix as usize) * c + c0..][..cw];
+                        let ws = &w[(ky * g.kw + kx) * c + c0..][..cw];
+                        for ((a, &xv), &wv) in acc.iter_mut().zip(xs).zip(ws) {
+                            *a += (xv as i32 - zp) * wv;
+                        }
+                    }
+                }
+                requant_run(acc, q, c0, at + c0, &mut y[at + c0..at + c0 + cw]);
+                c0 += cw;
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use core::arch::x86_64::*;
+
+    use super::{ConvGeom, MAX_KERNEL, Rows};
+    use crate::kernels::q8::{MAGIC, MAGIC_BITS, Requant};
+
+    /// The scalars of a requantization.
+    #[derive(Clone, Copy)]
+    struct Consts {
+        zp: i32,
+        lo: i32,
+        hi: i32,
+        rzp: i32,
+        rmult: f32,
+    }
+
+    /// A vector of `L` i32 lanes, one per channel.
+    trait V: Copy {
+        const L: usize;
+        /// Every lane `v`.
+        unsafe fn splat(v: i32) -> Self;
+        /// `L` packed weights.
+        unsafe fn load(p: *const i32) -> Self;
+        /// `cols` i32 (the rest zero).
+        unsafe fn load_part(p: *const i32, cols: usize) -> Self;
+        /// `cols` bytes, zero-extended (the rest zero).
+        unsafe fn load_x(p: *const u8, cols: usize) -> Self;
+        /// `acc + x * w` for `x` and `w` in the low 16 bits, high bits zero.
+        unsafe fn madd(acc: Self, x: Self, w: Self) -> Self;
+        /// `b - zp * s`.
+        unsafe fn fold(b: Self, zp: Self, s: Self) -> Self;
+        /// Requantizes `acc` with `cols` multipliers from `mult` (and the
+        /// residual from `res` unless null) and stores `cols` bytes at `y`.
+        unsafe fn store(acc: Self, mult: *const f32, res: *const u8, k: &Consts, y: *mut u8, cols: usize);
+    }
+
+    /// Output rows `rows` for vectors `T`, with the weights of a `K x K`
+    /// kernel in registers (`K = 0`: any kernel, weights read per tap).
+    ///
+    /// # Safety
+    /// The lengths `depthwise` checks; `y` and the residual start at row
+    /// `rows.start`; the CPU has `T`'s instructions.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn run<T: V, const K: usize>(
+        g: &ConvGeom,
+        rows: Rows,
+        x: &[u8],
+        zp: i32,
+        w: &[i32],
+        bias: &[i32],
+        q: &Requant<'_>,
+        y: &mut [u8],
+    ) {
+        let c = g.cin;
+        let (kh, kw) = if K > 0 { (K, K) } else { (g.kh, g.kw) };
+        let taps = kh * kw;
+        let k = Consts {
+            zp: q.zp,
+            lo: q.lo,
+            hi: q.hi,
+            rzp: q.residual.map_or(0, |r| r.zp),
+            rmult: q.residual.map_or(0.0, |r| r.mult),
+        };
+        let res = q.residual.map_or(core::ptr::null(), |r| r.x.as_ptr());
+        let (xp, wp, bp, mp, yp) = (x.as_ptr(), w.as_ptr(), bias.as_ptr(), q.mult.as_ptr(), y.as_mut_ptr());
+        let first = rows.start;
+        // SAFETY: every read is within `x`, `w`, `bias`, `mult` and the residual, every write within `y` (the
+        // lengths `depthwise` checked): inputs are read only at pixels inside the image, `cols` channels of them.
+        unsafe {
+            let zpv = T::splat(zp);
+            for oy in rows {
+                let mut rowp = [core::ptr::null::<u8>(); MAX_KERNEL];
+                for (ky, r) in rowp.iter_mut().enumerate().take(kh) {
+                    let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
+                    if iy >= 0 && (iy as usize) < g.h {
+                        *r = xp.add(iy as usize * g.w * c);
+                    }
+                }
+                let out_row = (oy - first) * g.ow * c;
+                for cb in 0..c.div_ceil(T::L) {
+                    let c0 = cb * T::L;
+                    let cols = T::L.min(c - c0);
+                    let wb = wp.add(cb * (taps + 1) * T::L);
+                    let mut wr = [T::splat(0); 25];
+                    if K > 0 {
+                        for (t, v) in wr.iter_mut().enumerate().take(taps) {
+                            *v = T::load(wb.add(t * T::L));
+                        }
+                    }
+                    let b0 = T::fold(T::load_part(bp.add(c0), cols), zpv, T::load(wb.add(taps * T::L)));
+                    for ox in 0..g.ow {
+                        let ix0 = (ox * g.sw) as isize - g.pad_left as isize;
+                        let inside = ix0 >= 0 && ix0 as usize + kw <= g.w;
+                        let mut acc = b0;
+                        for (ky, &r) in rowp.iter().enumerate().take(kh) {
+                            for kx in 0..kw {
+                                let t = ky * kw + kx;
+                                let wv = if K > 0 { wr[t] } else { T::load(wb.add(t * T::L)) };
+                                let ix = ix0 + kx as isize;
+                                let xv = if !r.is_null() && (inside || (ix >= 0 && (ix as usize) < g.w)) {
+                                    T::load_x(r.add(ix as usize * c + c0), cols)
+                                } else {
+                                    zpv
+                                };
+                                acc = T::madd(acc, xv, wv);
+                            }
+                        }
+                        let at = out_row + ox * c + c0;
+                        let rr = if res.is_null() { res } else { res.add(at) };
+                        T::store(acc, mp.add(c0), rr, &k, yp.add(at), cols);
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`run`] for the kernel sizes with weights in registers, else any.
+    ///
+    /// # Safety
+    /// As [`run`].
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn sizes<T: V>(
+        g: &ConvGeom,
+        rows: Rows,
+        x: &[u8],
+        zp: i32,
+        w: &[i32],
+        bias: &[i32],
+        q: &Requant<'_>,
+        y: &mut [u8],
+    ) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            match (g.kh, g.kw) {
+                (3, 3) => run::<T, 3>(g, rows, x, zp, w, bias, q, y),
+                (5, 5) => run::<T, 5>(g, rows, x, zp, w, bias, q, y),
+                _ => run::<T, 0>(g, rows, x, zp, w, bias, q, y),
+            }
+        }
+    }
+
+    /// The AVX-512 kernel.
+    ///
+    /// # Safety
+    /// As [`run`]; the CPU has AVX-512 F, BW and VL.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    pub(super) unsafe fn avx512(
+        g: &ConvGeom,
+        rows: Rows,
+        x: &[u8],
+        zp: i32,
+        w: &[i32],
+        bias: &[i32],
+        q: &Requant<'_>,
+        y: &mut [u8],
+    ) {
+        // SAFETY: the caller's contract; this function's features are the vector type's.
+        unsafe { sizes::<__m512i>(g, rows, x, zp, w, bias, q, y) }
+    }
+
+    /// The AVX2 kernel.
+    ///
+    /// # Safety
+    /// As [`run`]; the CPU has AVX2.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn avx2(
+        g: &ConvGeom,
+        rows: Rows,
+        x: &[u8],
+        zp: i32,
+        w: &[i32],
+        bias: &[i32],
+        q: &Requant<'_>,
+        y: &mut [u8],
+    ) {
+        // SAFETY: the caller's contract; this function's features are the vector type's.
+        unsafe { sizes::<__m256i>(g, rows, x, zp, w, bias, q, y) }
+    }
+
+    /// The first `n` of 16 lanes.
+    #[inline(always)]
+    fn mask16(n: usize) -> u16 {
+        if n >= 16 { 0xFFFF } else { (1u16 << n) - 1 }
+    }
+
+    // SAFETY (of every method): callers pass pointers valid for the lanes
+    // they name and run with AVX-512 F, BW and VL.
+    impl V for __m512i {
+        const L: usize = 16;
+        #[inline(always)]
+        unsafe fn splat(v: i32) -> Self {
+            // SAFETY: callers run with AVX-512 (the trait's contract).
+            unsafe { _mm512_set1_epi32(v) }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const i32) -> Self {
+            // SAFETY: 16 lanes at `p` (the caller's contract).
+            unsafe { _mm512_loadu_si512(p.cast()) }
+        }
+        #[inline(always)]
+        unsafe fn load_part(p: *const i32, cols: usize) -> Self {
+            // SAFETY: `cols` lanes at `p`; the others are masked off.
+            unsafe { _mm512_maskz_loadu_epi32(mask16(cols), p) }
+        }
+        #[inline(always)]
+        unsafe fn load_x(p: *const u8, cols: usize) -> Self {
+            // SAFETY: `cols` bytes at `p`; the others are masked off.
+            unsafe {
+                if cols == 16 {
+                    _mm512_cvtepu8_epi32(_mm_loadu_si128(p.cast()))
+                } else {
+                    _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask16(cols), p.cast()))
+                }
+            }
+        }
+        #[inline(always)]
+        unsafe fn madd(acc: Self, x: Self, w: Self) -> Self {
+            // SAFETY: callers run with AVX-512 (the trait's contract).
+            unsafe { _mm512_add_epi32(acc, _mm512_madd_epi16(x, w)) }
+        }
+        #[inline(always)]
+        unsafe fn fold(b: Self, zp: Self, s: Self) -> Self {
+            // SAFETY: callers run with AVX-512 (the trait's contract).
+            unsafe { _mm512_sub_epi32(b, _mm512_mullo_epi32(zp, s)) }
+        }
+        #[inline(always)]
+        unsafe fn store(acc: Self, mult: *const f32, res: *const u8, k: &Consts, y: *mut u8, cols: usize) {
+            let m = mask16(cols);
+            // SAFETY: `cols` lanes at `mult`, `res` and `y`; the others are masked off.
+            unsafe {
+                let mut f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_maskz_loadu_ps(m, mult));
+                if !res.is_null() {
+                    let rb = _mm_maskz_loadu_epi8(m, res.cast());
+                    let rv = _mm512_sub_epi32(_mm512_cvtepu8_epi32(rb), _mm512_set1_epi32(k.rzp));
+                    f = _mm512_add_ps(f, _mm512_mul_ps(_mm512_cvtepi32_ps(rv), _mm512_set1_ps(k.rmult)));
+                }
+                let f = _mm512_max_ps(f, _mm512_set1_ps((k.lo - k.zp) as f32));
+                let f = _mm512_min_ps(f, _mm512_set1_ps((k.hi - k.zp) as f32));
+                let r = _mm512_castps_si512(_mm512_add_ps(f, _mm512_set1_ps(MAGIC)));
+                let q = _mm512_sub_epi32(r, _mm512_set1_epi32(MAGIC_BITS - k.zp));
+                _mm512_mask_cvtepi32_storeu_epi8(y.cast(), m, q);
+            }
+        }
+    }
+
+    /// Up to 8 values from `p` (`n` of them), the rest zero.
+    ///
+    /// # Safety
+    /// `p` is valid for reads of `min(n, 8)` values.
+    #[inline(always)]
+    unsafe fn load8<T: Copy + Default>(p: *const T, n: usize) -> [T; 8] {
+        let mut a = [T::default(); 8];
+        for (i, v) in a.iter_mut().enumerate().take(n) {
+            // SAFETY: `i < n` (the caller's contract).
+            *v = unsafe { *p.add(i) };
+        }
+        a
+    }
+
+    // SAFETY (of every method): callers pass pointers valid for the lanes
+    // they name and run with AVX2; partial vectors go through stack copies.
+    impl V for __m256i {
+        const L: usize = 8;
+        #[inline(always)]
+        unsafe fn splat(v: i32) -> Self {
+            // SAFETY: callers run with AVX2 (the trait's contract).
+            unsafe { _mm256_set1_epi32(v) }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const i32) -> Self {
+            // SAFETY: 8 lanes at `p` (the caller's contract).
+            unsafe { _mm256_loadu_si256(p.cast()) }
+        }
+        #[inline(always)]
+        unsafe fn load_part(p: *const i32, cols: usize) -> Self {
+            // SAFETY: `cols` lanes at `p`.
+            unsafe { _mm256_loadu_si256(load8(p, cols).as_ptr().cast()) }
+        }
+        #[inline(always)]
+        unsafe fn load_x(p: *const u8, cols: usize) -> Self {
+            // SAFETY: `cols` bytes at `p`.
+            unsafe {
+                if cols == 8 {
+                    _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.cast()))
+                } else {
+                    _mm256_cvtepu8_epi32(_mm_loadl_epi64(load8(p, cols).as_ptr().cast()))
+                }
+            }
+        }
+        #[inline(always)]
+        unsafe fn madd(acc: Self, x: Self, w: Self) -> Self {
+            // SAFETY: callers run with AVX2 (the trait's contract).
+            unsafe { _mm256_add_epi32(acc, _mm256_madd_epi16(x, w)) }
+        }
+        #[inline(always)]
+        unsafe fn fold(b: Self, zp: Self, s: Self) -> Self {
+            // SAFETY: callers run with AVX2 (the trait's contract).
+            unsafe { _mm256_sub_epi32(b, _mm256_mullo_epi32(zp, s)) }
+        }
+        #[inline(always)]
+        unsafe fn store(acc: Self, mult: *const f32, res: *const u8, k: &Consts, y: *mut u8, cols: usize) {
+            // SAFETY: `cols` lanes at `mult`, `res` and `y`.
+            unsafe {
+                let mut f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(load8(mult, cols).as_ptr()));
+                if !res.is_null() {
+                    let rb = _mm_loadl_epi64(load8(res, cols).as_ptr().cast());
+                    let rv = _mm256_sub_epi32(_mm256_cvtepu8_epi32(rb), _mm256_set1_epi32(k.rzp));
+                    f = _mm256_add_ps(f, _mm256_mul_ps(_mm256_cvtepi32_ps(rv), _mm256_set1_ps(k.rmult)));
+                }
+                let f = _mm256_max_ps(f, _mm256_set1_ps((k.lo - k.zp) as f32));
+                let f = _mm256_min_ps(f, _mm256_set1_ps((k.hi - k.zp) as f32));
+                let r = _mm256_castps_si256(_mm256_add_ps(f, _mm256_set1_ps(MAGIC)));
+                let q = _mm256_sub_epi32(r, _mm256_set1_epi32(MAGIC_BITS - k.zp));
+                // Lanes are in 0..=255: pack to 16 bits, then bytes, without saturating.
+                let q16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256::<1>(q));
+                let q8 = _mm_packus_epi16(q16, q16);
+                if cols == 8 {
+                    _mm_storel_epi64(y.cast(), q8);
+                } else {
+                    let mut tmp = [0u8; 16];
+                    _mm_storeu_si128(tmp.as_mut_ptr().cast(), q8);
+                    core::ptr::copy_nonoverlapping(tmp.as_ptr(), y, cols);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,649 @@
+//! `y[p][c] = requant(bias[c] + sum_j x[p][j] * w[j][c])`: the pointwise
+//! convolutions (most of a quantized MobileNet's work), the im2col'd stem
+//! and the classifier.
+//!
+//! Weights are packed per instruction set:
+//!
+//! * portable: `[k][n]`, as given;
+//! * AVX2: panels of 8 output channels, `[n / 8][k / 2][8][2]`: a pair of
+//!   inputs and 8 channels' weights for them are 16 bytes, widened to i16
+//!   and multiplied by the pair (broadcast, widened) with `vpmaddwd`;
+//! * AVX-512 VNNI: panels of 16 channels, `[n / 16][k / 4][16][4]`: four
+//!   inputs (one broadcast dword) and a 64-byte vector of weights make one
+//!   `vpdpbusd` (64 exact multiply-adds into 16 i32).
+//!
+//! `k` and `n` are padded with zero weights to whole groups and panels.
+//! The micro-kernels keep a tile of `MR` rows by `NV` panels of sums in
+//! registers, reading the NHWC input rows in place (a pixel's channels are
+//! contiguous), and requantize the tile as they store it.
+
+use super::isa::{Kind, QIsa};
+use super::{Requant, requant_run};
+use crate::exec::Exec;
+use crate::kernels::par;
+
+/// Channels per packed panel and inputs per group of `isa`.
+const fn shape(isa: QIsa) -> (usize, usize) {
+    match isa.0 {
+        Kind::Portable => (1, 1),
+        Kind::Avx2 => (8, 2),
+        Kind::Avx512Vnni => (16, 4),
+    }
+}
+
+/// Bytes of packed weights for `k` inputs and `n` outputs.
+pub fn gemm_packed_len(isa: QIsa, k: usize, n: usize) -> usize {
+    let (panel, group) = shape(isa);
+    k.next_multiple_of(group) * n.next_multiple_of(panel)
+}
+
+/// The `k` an im2col'd convolution should pad its rows to for `isa` (the
+/// padding's weights are zero): a whole number of input groups, so that
+/// the kernel reads no partial group.
+pub fn im2col_kpad(isa: QIsa, k: usize) -> usize {
+    k.next_multiple_of(shape(isa).1)
+}
+
+/// Packs row-major `[k][n]` weights `w` for the GEMM kernels of `isa` into
+/// `out[..gemm_packed_len(isa, k, n)]`.
+///
+/// # Panics
+/// If a slice is too short.
+pub fn pack_gemm(isa: QIsa, w: &[i8], k: usize, n: usize, out: &mut [i8]) {
+    let len = gemm_packed_len(isa, k, n);
+    assert!(w.len() >= k * n && out.len() >= len, "slices too short");
+    let (panel, group) = shape(isa);
+    let kp = k.next_multiple_of(group);
+    let out = &mut out[..len];
+    if isa.0 == Kind::Portable {
+        return out.copy_from_slice(&w[..len]);
+    }
+    out.fill(0);
+    for j in 0..k {
+        for c in 0..n {
+            let (p, cc) = (c / panel, c % panel);
+            let (g, e) = (j / group, j % group);
+            out[((p * kp / group + g) * panel + cc) * group + e] = w[j * n + c];
+        }
+    }
+}
+
+/// Pointwise convolution (or any `[pixels][k] x [k][n]` product):
+/// `y[p][c] = requant(bias[c] + sum_j x[p][j] * w[j][c])` with `out`,
+/// whose residual (if any) is laid out like `y`. `w` is packed by
+/// [`pack_gemm`] for the same `isa`; `bias` has the input's zero point
+/// folded in (`-x_zp * sum_j w[j][c]`). Rows are split between the parts
+/// of `e`; every output is computed the same way whatever the split.
+///
+/// # Panics
+/// If a slice is too short, `k` or `n` is 0, or `out` is invalid.
+#[allow(clippy::too_many_arguments)]
+pub fn pointwise(
+    e: &dyn Exec,
+    isa: QIsa,
+    pixels: usize,
+    k: usize,
+    n: usize,
+    x: &[u8],
+    w: &[i8],
+    bias: &[i32],
+    out: &Requant<'_>,
+    y: &mut [u8],
+) {
+    check(isa, pixels, k, n, x, w, bias);
+    assert!(y.len() >= pixels * n, "output too short");
+    out.check(n, pixels * n);
+    let (b, parts) = par::bounds(pixels, e.threads(), 1);
+    par::run(e, &mut y[..pixels * n], &b, parts, n, &|part, y| {
+        let rows = b[part]..b[part + 1];
+        let x = &x[rows.start * k..rows.end * k];
+        let q = out.from(rows.start * n);
+        let dst = Dst::Q { q: &q, y };
+        gemm(isa, rows.len(), k, n, x, w, bias, dst);
+    });
+}
+
+/// [`pointwise`] with float outputs `y[p][c] = acc as f32 * scale[c]` (a
+/// quantized classifier's logits), on the calling thread.
+///
+/// # Panics
+/// If a slice is too short or `k` or `n` is 0.
+#[allow(clippy::too_many_arguments)]
+pub fn pointwise_f32(
+    isa: QIsa,
+    pixels: usize,
+    k: usize,
+    n: usize,
+    x: &[u8],
+    w: &[i8],
+    bias: &[i32],
+    scale: &[f32],
+    y: &mut [f32],
+) {
+    check(isa, pixels, k, n, x, w, bias);
+    assert!(y.len() >= pixels * n && scale.len() >= n, "output or scale too short");
+    gemm(isa, pixels, k, n, x, w, bias, Dst::F32 { scale, y });
+}
+
+fn check(isa: QIsa, pixels: usize, k: usize, n: usize, x: &[u8], w: &[i8], bias: &[i32]) {
+    assert!(k > 0 && n > 0, "empty product");
+    assert!(x.len() >= pixels * k, "input too short");
+    assert!(w.len() >= gemm_packed_len(isa, k, n) && bias.len() >= n, "weights or bias too short");
+}
+
+/// Where a GEMM's sums go.
+enum Dst<'a, 'q> {
+    /// Requantized to bytes (the residual starts at this GEMM's first row).
+    Q { q: &'a Requant<'q>, y: &'a mut [u8] },
+    /// Scaled to floats.
+    F32 { scale: &'a [f32], y: &'a mut [f32] },
+}
+
+/// `m` rows; lengths checked by the callers.
+#[allow(clippy::too_many_arguments)]
+fn gemm(isa: QIsa, m: usize, k: usize, n: usize, x: &[u8], w: &[i8], bias: &[i32], dst: Dst<'_, '_>) {
+    if m == 0 {
+        return;
+    }
+    let kp = k.next_multiple_of(shape(isa).1);
+    let mut t = Tile {
+        x: x.as_ptr(),
+        k,
+        w: w.as_ptr(),
+        pstride: kp * shape(isa).0,
+        bias: bias.as_ptr(),
+        mult: core::ptr::null(),
+        res: core::ptr::null(),
+        y: core::ptr::null_mut(),
+        ldc: n,
+        cols: 0,
+        zp: 0,
+        lo: 0,
+        hi: 255,
+        rzp: 0,
+        rmult: 0.0,
+    };
+    let f32_out = matches!(dst, Dst::F32 { .. });
+    match dst {
+        Dst::Q { q, y } => {
+            if isa.0 == Kind::Portable {
+                return portable(m, k, n, x, w, bias, |row, c0, acc| {
+                    let at = row * n + c0;
+                    requant_run(acc, q, c0, at, &mut y[at..at + acc.len()])
+                });
+            }
+            t.mult = q.mult.as_ptr();
+            t.y = y.as_mut_ptr();
+            (t.zp, t.lo, t.hi) = (q.zp, q.lo, q.hi);
+            if let Some(r) = q.residual {
+                (t.res, t.rzp, t.rmult) = (r.x.as_ptr(), r.zp, r.mult);
+            }
+        }
+        Dst::F32 { scale, y } => {
+            if isa.0 == Kind::Portable {
+                return portable(m, k, n, x, w, bias, |row, c0, acc| {
+                    let at = row * n + c0;
+                    for ((y, &a), &s) in y[at..at + acc.len()].iter_mut().zip(acc).zip(&scale[c0..]) {
+                        *y = a as f32 * s;
+                    }
+                });
+            }
+            t.mult = scale.as_ptr();
+            t.y = y.as_mut_ptr().cast();
+        }
+    }
+    // SAFETY: the callers checked every length against `m`, `k`, `n` and the
+    // packed layout of `isa`, which proves the CPU has its instructions.
+    unsafe {
+        match (isa.0, f32_out) {
+            #[cfg(target_arch = "x86_64")]
+            (Kind::Avx2, false) => drive::<Avx2, false>(m, n, &t),
+            #[cfg(target_arch = "x86_64")]
+            (Kind::Avx2, true) => drive::<Avx2, true>(m, n, &t),
+            #[cfg(target_arch = "x86_64")]
+            (Kind::Avx512Vnni, false) => drive::<Vnni, false>(m, n, &t),
+            #[cfg(target_arch = "x86_64")]
+            (Kind::Avx512Vnni, true) => drive::<Vnni, true>(m, n, &t),
+            _ => unreachable!("no such instruction set on this target"),
+        }
+    }
+}
+
+/// Channels of sums the portable kernel keeps at once.
+const CHUNK: usize = 64;
+
+/// The portable GEMM on `[k][n]` weights: for each row and chunk of
+/// channels, sums in a stack array (loops the compiler vectorizes), then
+/// `store(row, first channel, sums)`.
+#[allow(clippy::too_many_arguments)]
+fn portable(
+    m: usize,
+    k: usize,
+    n: usize,
+    x: &[u8],
+    w: &[i8],
+    bias: &[i32],
+    mut store: impl FnMut(usize, usize, &[i32]),
+) {
+    for row in 0..m {
+        let xr = &x[row * k..(row + 1) * k];
+        let mut c0 = 0;
+        while c0 < n {
+            let cw = CHUNK.min(n - c0);
+            let mut acc = [0i32; CHUNK];
+            let acc = &mut acc[..cw];
+            acc.copy_from_slice(&bias[c0..c0 + cw]);
+            for (j, &xv) in xr.iter().enumerate() {
+                let xv = xv as i32;
+                for (a, &wv) in acc.iter_mut().zip(&w[j * n + c0..j * n + c0 + cw]) {
+                    *a += xv * wv as i32;
+                }
+            }
+            store(row, c0, acc);
+            c0 += cw;
+        }
+    }
+}
+
+/// One micro-kernel call: `rows` rows from `x` by up to `NV` panels from
+/// `w`, `cols` valid output columns from `bias`, `mult` and `y` on.
+#[derive(Clone, Copy)]
+struct Tile {
+    /// The tile's first input row; rows are `k` bytes apart.
+    x: *const u8,
+    k: usize,
+    /// The tile's first panel; panels are `pstride` bytes apart.
+    w: *const i8,
+    pstride: usize,
+    /// At the tile's first column.
+    bias: *const i32,
+    /// Multipliers (or float scales), at the tile's first column.
+    mult: *const f32,
+    /// Residual at the tile's first output, or null.
+    res: *const u8,
+    /// The tile's first output (`f32` for float outputs); rows `ldc` apart.
+    y: *mut u8,
+    ldc: usize,
+    /// Valid columns of the tile, `1..=NV * lanes`.
+    cols: usize,
+    zp: i32,
+    lo: i32,
+    hi: i32,
+    rzp: i32,
+    rmult: f32,
+}
+
+/// The micro-kernels of one instruction set.
+trait Micro {
+    /// Channels per panel.
+    const LANES: usize;
+
+    /// Rows of a tile of `nv` panels (as many as leave registers).
+    fn mr(nv: usize) -> usize;
+
+    /// Panels per tile for `panels` in all.
+    fn nv(panels: usize) -> usize;
+
+    /// One tile of `rows` (`1..=mr(nv)`) rows and `nv` panels.
+    ///
+    /// # Safety
+    /// The tile's inputs, weights (`k` padded to the group), bias,
+    /// multipliers, residual and outputs are in bounds; the CPU has the
+    /// instructions.
+    unsafe fn tile<const F32: bool>(rows: usize, nv: usize, t: &Tile);
+}
+
+/// Bytes of packed weights up to which every panel stays in L1 and each
+/// band of rows is finished across all panels before the next.
+const L1_WEIGHTS: usize = 32 * 1024;
+
+/// Bytes of input rows a block keeps in L2 while the panel groups pass over
+/// it.
+const L2_ROWS: usize = 256 * 1024;
+
+/// The GEMM driver: tiles of `mr` rows by `nv` panels.
+///
+/// # Safety
+/// As [`Micro::tile`] for the whole `m x n` product.
+unsafe fn drive<M: Micro, const F32: bool>(m: usize, n: usize, t: &Tile) {
+    let panels = n.div_ceil(M::LANES);
+    let nv = M::nv(panels);
+    let mr = M::mr(nv);
+    let out_size = if F32 { 4 } else { 1 };
+    let tile_at = |r: usize, p: usize, np: usize| {
+        let c = p * M::LANES;
+        let at = r * t.ldc + c;
+        Tile {
+            x: t.x.wrapping_add(r * t.k),
+            w: t.w.wrapping_add(p * t.pstride),
+            bias: t.bias.wrapping_add(c),
+            mult: t.mult.wrapping_add(c),
+            res: if t.res.is_null() { t.res } else { t.res.wrapping_add(at) },
+            y: t.y.wrapping_add(at * out_size),
+            cols: (np * M::LANES).min(n - c),
+            ..*t
+        }
+    };
+    let groups = panels.div_ceil(nv);
+    let group = |i: usize| (i * nv, nv.min(panels - i * nv));
+    if panels * t.pstride <= L1_WEIGHTS {
+        for (r, rows) in even(0, m, mr) {
+            for i in 0..groups {
+                let (p, np) = group(i);
+                // SAFETY: rows and panels within the product (the caller's contract).
+                unsafe { M::tile::<F32>(rows, np, &tile_at(r, p, np)) };
+            }
+        }
+        return;
+    }
+    let mc = (L2_ROWS / t.k.max(1) / mr).max(1) * mr;
+    let mc = if m <= mc + mc / 4 { m } else { mc };
+    for (m0, mlen) in even(0, m, mc) {
+        for i in 0..groups {
+            let (p, np) = group(i);
+            for (r, rows) in even(m0, mlen, mr) {
+                // SAFETY: rows and panels within the product (the caller's contract).
+                unsafe { M::tile::<F32>(rows, np, &tile_at(r, p, np)) };
+            }
+        }
+    }
+}
+
+/// `len` items from `start` in the fewest pieces of at most `max`, sized
+/// within one of each other (no last tile of one row).
+fn even(start: usize, len: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
+    let pieces = len.div_ceil(max.max(1));
+    (0..pieces).map(move |i| {
+        let (a, b) = (i * len / pieces, (i + 1) * len / pieces);
+        (start + a, b - a)
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+use x86::{Avx2, Vnni};
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use core::arch::x86_64::*;
+    use core::ptr::read_unaligned;
+
+    use super::{Micro, Tile};
+    use crate::kernels::q8::{MAGIC, MAGIC_BITS};
+
+    /// `rows` as the const `MR` of `$f::<MR, NV, F32>` for each listed row
+    /// count.
+    macro_rules! by_rows {
+        ($f:ident, $rows:expr, $nv:literal, $t:expr, [$($r:literal)*]) => {
+            match $rows {
+                $($r => $f::<$r, $nv, F32>($t),)*
+                _ => unreachable!("more rows than the tile has"),
+            }
+        };
+    }
+
+    /// The AVX-512 VNNI kernels.
+    pub(super) struct Vnni;
+
+    impl Micro for Vnni {
+        const LANES: usize = 16;
+
+        fn mr(nv: usize) -> usize {
+            match nv {
+                1 | 2 => 12,
+                3 => 8,
+                _ => 6,
+            }
+        }
+
+        fn nv(panels: usize) -> usize {
+            match panels {
+                1..=4 => panels,
+                _ if panels.is_multiple_of(4) => 4,
+                _ if panels.is_multiple_of(3) => 3,
+                _ if panels.is_multiple_of(2) => 2,
+                _ => 4,
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn tile<const F32: bool>(rows: usize, nv: usize, t: &Tile) {
+            // SAFETY: the caller's contract; each function's rows are at most its `mr`.
+            unsafe {
+                match nv {
+                    1 => by_rows!(vnni, rows, 1, t, [1 2 3 4 5 6 7 8 9 10 11 12]),
+                    2 => by_rows!(vnni, rows, 2, t, [1 2 3 4 5 6 7 8 9 10 11 12]),
+                    3 => by_rows!(vnni, rows, 3, t, [1 2 3 4 5 6 7 8]),
+                    _ => by_rows!(vnni, rows, 4, t, [1 2 3 4 5 6]),
+                }
+            }
+        }
+    }
+
+    /// The first `n` of 16 lanes.
+    #[inline(always)]
+    fn mask16(n: usize) -> u16 {
+        if n >= 16 { 0xFFFF } else { (1u16 << n) - 1 }
+    }
+
+    /// An `MR x NV` tile with `vpdpbusd`.
+    ///
+    /// # Safety
+    /// As [`Micro::tile`].
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline(never)]
+    unsafe fn vnni<const MR: usize, const NV: usize, const F32: bool>(t: &Tile) {
+        // SAFETY: every pointer stays within the tile's rows and panels (the caller's contract): full groups of
+        // 4 inputs are read within a row's `k` bytes, the tail byte by byte; partial vectors are masked.
+        unsafe {
+            let masks: [u16; NV] = core::array::from_fn(|v| mask16(t.cols.saturating_sub(v * 16)));
+            let mut acc = [[_mm512_setzero_si512(); NV]; MR];
+            for v in 0..NV {
+                let b = _mm512_maskz_loadu_epi32(masks[v], t.bias.add(v * 16));
+                for row in acc.iter_mut() {
+                    row[v] = b;
+                }
+            }
+            let groups = t.k / 4;
+            let mut w = t.w;
+            let mut x = t.x;
+            for _ in 0..groups {
+                let wv: [__m512i; NV] = core::array::from_fn(|v| _mm512_loadu_si512(w.add(v * t.pstride).cast()));
+                for (r, row) in acc.iter_mut().enumerate() {
+                    let xb = _mm512_set1_epi32(read_unaligned(x.add(r * t.k).cast::<i32>()));
+                    for v in 0..NV {
+                        row[v] = _mm512_dpbusd_epi32(row[v], xb, wv[v]);
+                    }
+                }
+                w = w.add(64);
+                x = x.add(4);
+            }
+            let tail = t.k % 4;
+            if tail != 0 {
+                let wv: [__m512i; NV] = core::array::from_fn(|v| _mm512_loadu_si512(w.add(v * t.pstride).cast()));
+                for (r, row) in acc.iter_mut().enumerate() {
+                    let mut four = 0u32;
+                    for e in 0..tail {
+                        four |= (*x.add(r * t.k + e) as u32) << (8 * e);
+                    }
+                    let xb = _mm512_set1_epi32(four as i32);
+                    for v in 0..NV {
+                        row[v] = _mm512_dpbusd_epi32(row[v], xb, wv[v]);
+                    }
+                }
+            }
+            if F32 {
+                let y = t.y.cast::<f32>();
+                for v in 0..NV {
+                    let s = _mm512_maskz_loadu_ps(masks[v], t.mult.add(v * 16));
+                    for (r, row) in acc.iter().enumerate() {
+                        let f = _mm512_mul_ps(_mm512_cvtepi32_ps(row[v]), s);
+                        _mm512_mask_storeu_ps(y.add(r * t.ldc + v * 16), masks[v], f);
+                    }
+                }
+                return;
+            }
+            let lo = _mm512_set1_ps((t.lo - t.zp) as f32);
+            let hi = _mm512_set1_ps((t.hi - t.zp) as f32);
+            let magic = _mm512_set1_ps(MAGIC);
+            let unbias = _mm512_set1_epi32(MAGIC_BITS - t.zp);
+            let rzp = _mm512_set1_epi32(t.rzp);
+            let rmult = _mm512_set1_ps(t.rmult);
+            for v in 0..NV {
+                let m = _mm512_maskz_loadu_ps(masks[v], t.mult.add(v * 16));
+                for (r, row) in acc.iter().enumerate() {
+                    let at = r * t.ldc + v * 16;
+                    let mut f = _mm512_mul_ps(_mm512_cvtepi32_ps(row[v]), m);
+                    if !t.res.is_null() {
+                        let rb = _mm_maskz_loadu_epi8(masks[v], t.res.add(at).cast());
+                        let rv = _mm512_sub_epi32(_mm512_cvtepu8_epi32(rb), rzp);
+                        f = _mm512_add_ps(f, _mm512_mul_ps(_mm512_cvtepi32_ps(rv), rmult));
+                    }
+                    let f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
+                    let q = _mm512_sub_epi32(_mm512_castps_si512(_mm512_add_ps(f, magic)), unbias);
+                    _mm512_mask_cvtepi32_storeu_epi8(t.y.add(at).cast(), masks[v], q);
+                }
+            }
+        }
+    }
+
+    /// The AVX2 kernels.
+    pub(super) struct Avx2;
+
+    impl Micro for Avx2 {
+        const LANES: usize = 8;
+
+        fn mr(nv: usize) -> usize {
+            if nv == 1 { 6 } else { 4 }
+        }
+
+        fn nv(panels: usize) -> usize {
+            panels.min(2)
+        }
+
+        #[inline(always)]
+        unsafe fn tile<const F32: bool>(rows: usize, nv: usize, t: &Tile) {
+            // SAFETY: the caller's contract; each function's rows are at most its `mr`.
+            unsafe {
+                match nv {
+                    1 => by_rows!(avx2, rows, 1, t, [1 2 3 4 5 6]),
+                    _ => by_rows!(avx2, rows, 2, t, [1 2 3 4]),
+                }
+            }
+        }
+    }
+
+    /// Up to 8 values from `p` (`n` of them), the rest zero.
+    ///
+    /// # Safety
+    /// `p` is valid for reads of `min(n, 8)` values.
+    #[inline(always)]
+    unsafe fn load8<T: Copy + Default>(p: *const T, n: usize) -> [T; 8] {
+        let mut a = [T::default(); 8];
+        for (i, v) in a.iter_mut().enumerate().take(n) {
+            // SAFETY: `i < n` (the caller's contract).
+            *v = unsafe { *p.add(i) };
+        }
+        a
+    }
+
+    /// An `MR x NV` tile with `vpmaddwd` on inputs and weights widened to
+    /// i16 (exact: no pair of products reaches the i32 range).
+    ///
+    /// # Safety
+    /// As [`Micro::tile`].
+    #[target_feature(enable = "avx2")]
+    #[inline(never)]
+    unsafe fn avx2<const MR: usize, const NV: usize, const F32: bool>(t: &Tile) {
+        // SAFETY: every pointer stays within the tile's rows and panels (the caller's contract): pairs of inputs
+        // are read within a row's `k` bytes, an odd last one alone; partial vectors go through stack copies.
+        unsafe {
+            let cols: [usize; NV] = core::array::from_fn(|v| t.cols.saturating_sub(v * 8).min(8));
+            let mut acc = [[_mm256_setzero_si256(); NV]; MR];
+            for v in 0..NV {
+                let b = _mm256_loadu_si256(load8(t.bias.add(v * 8), cols[v]).as_ptr().cast());
+                for row in acc.iter_mut() {
+                    row[v] = b;
+                }
+            }
+            let pairs = t.k / 2;
+            let mut w = t.w;
+            let mut x = t.x;
+            for _ in 0..pairs {
+                let wv: [__m256i; NV] =
+                    core::array::from_fn(|v| _mm256_cvtepi8_epi16(_mm_loadu_si128(w.add(v * t.pstride).cast())));
+                for (r, row) in acc.iter_mut().enumerate() {
+                    let two = _mm_set1_epi16(read_unaligned(x.add(r * t.k).cast::<i16>()));
+                    let xb = _mm256_cvtepu8_epi16(two);
+                    for v in 0..NV {
+                        row[v] = _mm256_add_epi32(row[v], _mm256_madd_epi16(xb, wv[v]));
+                    }
+                }
+                w = w.add(16);
+                x = x.add(2);
+            }
+            if !t.k.is_multiple_of(2) {
+                let wv: [__m256i; NV] =
+                    core::array::from_fn(|v| _mm256_cvtepi8_epi16(_mm_loadu_si128(w.add(v * t.pstride).cast())));
+                for (r, row) in acc.iter_mut().enumerate() {
+                    let xb = _mm256_set1_epi32(*x.add(r * t.k) as i32);
+                    for v in 0..NV {
+                        row[v] = _mm256_add_epi32(row[v], _mm256_madd_epi16(xb, wv[v]));
+                    }
+                }
+            }
+            if F32 {
+                let y = t.y.cast::<f32>();
+                for v in 0..NV {
+                    let s = _mm256_loadu_ps(load8(t.mult.add(v * 8), cols[v]).as_ptr());
+                    for (r, row) in acc.iter().enumerate() {
+                        let f = _mm256_mul_ps(_mm256_cvtepi32_ps(row[v]), s);
+                        let dst = y.add(r * t.ldc + v * 8);
+                        if cols[v] == 8 {
+                            _mm256_storeu_ps(dst, f);
+                        } else {
+                            let mut tmp = [0f32; 8];
+                            _mm256_storeu_ps(tmp.as_mut_ptr(), f);
+                            core::ptr::copy_nonoverlapping(tmp.as_ptr(), dst, cols[v]);
+                        }
+                    }
+                }
+                return;
+            }
+            let lo = _mm256_set1_ps((t.lo - t.zp) as f32);
+            let hi = _mm256_set1_ps((t.hi - t.zp) as f32);
+            let magic = _mm256_set1_ps(MAGIC);
+            let unbias = _mm256_set1_epi32(MAGIC_BITS - t.zp);
+            let rzp = _mm256_set1_epi32(t.rzp);
+            let rmult = _mm256_set1_ps(t.rmult);
+            for v in 0..NV {
+                let m = _mm256_loadu_ps(load8(t.mult.add(v * 8), cols[v]).as_ptr());
+                for (r, row) in acc.iter().enumerate() {
+                    let at = r * t.ldc + v * 8;
+                    let mut f = _mm256_mul_ps(_mm256_cvtepi32_ps(row[v]), m);
+                    if !t.res.is_null() {
+                        let rb = if cols[v] == 8 {
+                            _mm_loadl_epi64(t.res.add(at).cast())
+                        } else {
+                            _mm_loadl_epi64(load8(t.res.add(at), cols[v]).as_ptr().cast())
+                        };
+                        let rv = _mm256_sub_epi32(_mm256_cvtepu8_epi32(rb), rzp);
+                        f = _mm256_add_ps(f, _mm256_mul_ps(_mm256_cvtepi32_ps(rv), rmult));
+                    }
+                    let f = _mm256_min_ps(_mm256_max_ps(f, lo), hi);
+                    let q = _mm256_sub_epi32(_mm256_castps_si256(_mm256_add_ps(f, magic)), unbias);
+                    // Lanes are in 0..=255: pack to 16 bits, then bytes, without saturating.
+                    let q16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256::<1>(q));
+                    let q8 = _mm_packus_epi16(q16, q16);
+                    let dst = t.y.add(at);
+                    if cols[v] == 8 {
+                        _mm_storel_epi64(dst.cast(), q8);
+                    } else {
+                        let mut tmp = [0u8; 16];
+                        _mm_storeu_si128(tmp.as_mut_ptr().cast(), q8);
+                        core::ptr::copy_nonoverlapping(tmp.as_ptr(), dst, cols[v]);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Int8 kernels for quantized MobileNets: `core` only, allocation-free.
+//!
+//! Activations are `u8` with a zero point, weights `i8` (symmetric, per
+//! output channel, in `-127..=127`), sums `i32`, computed exactly (no
+//! saturating instruction anywhere: AVX2 widens to i16 and uses
+//! `vpmaddwd`, AVX-512 uses VNNI's `vpdpbusd`). Every output is then
+//! requantized by one definition, [`requant_scalar`], which the vector
+//! code follows operation for operation, so every [`QIsa`] and every
+//! thread count gives the same bytes.
+//!
+//! Tensors are NHWC slices of one image, as for the float kernels. Weights
+//! are packed per instruction set by [`pack_gemm`] and [`pack_depthwise`]
+//! into caller-provided slices.
+
+mod dw;
+mod gemm;
+mod isa;
+
+#[cfg(test)]
+mod tests;
+
+pub use dw::{depthwise, depthwise_packed_len, pack_depthwise};
+pub use gemm::{gemm_packed_len, im2col_kpad, pack_gemm, pointwise, pointwise_f32};
+pub use isa::QIsa;
+
+use super::ConvGeom;
+
+/// How a kernel turns its i32 accumulators into u8 outputs
+/// ([`requant_scalar`] with these values).
+#[derive(Debug, Clone, Copy)]
+pub struct Requant<'a> {
+    /// Per output channel, at least as many as there are channels.
+    pub mult: &'a [f32],
+    /// The output's zero point.
+    pub zp: i32,
+    /// Clamp bounds of the output bytes, `0 <= lo <= hi <= 255` (a fused
+    /// ReLU is `lo = zp`, a ReLU6 also lowers `hi`).
+    pub lo: i32,
+    pub hi: i32,
+    /// Added before the clamp; laid out exactly like the output.
+    pub residual: Option<Residual<'a>>,
+}
+
+/// A residual input of a [`Requant`]: `(x - zp) * mult` is added.
+#[derive(Debug, Clone, Copy)]
+pub struct Residual<'a> {
+    pub x: &'a [u8],
+    pub zp: i32,
+    pub mult: f32,
+}
+
+impl<'a> Requant<'a> {
+    /// Checks the bounds and that `mult` covers `channels` and the residual
+    /// `len` outputs.
+    fn check(&self, channels: usize, len: usize) {
+        assert!(0 <= self.lo && self.lo <= self.hi && self.hi <= 255, "clamp bounds within 0..=255");
+        assert!(self.mult.len() >= channels, "a multiplier per channel");
+        assert!(self.residual.is_none_or(|r| r.x.len() >= len), "residual too short");
+    }
+
+    /// The same requantization for the outputs from element `at` on (the
+    /// residual moves with them).
+    #[inline]
+    fn from(self, at: usize) -> Requant<'a> {
+        Requant { residual: self.residual.map(|r| Residual { x: &r.x[at..], ..r }), ..self }
+    }
+}
+
+/// `1.5 * 2^23`: adding it to an `f32` of magnitude below `2^22` rounds it
+/// to an integer (ties to even, the default rounding) held in the low bits
+/// of the sum's representation.
+pub(super) const MAGIC: f32 = 12_582_912.0;
+/// The bits of [`MAGIC`].
+pub(super) const MAGIC_BITS: i32 = 0x4B40_0000;
+
+/// `v` rounded to the nearest integer, ties to even, for `|v| < 2^22`.
+#[inline(always)]
+fn round_small(v: f32) -> i32 {
+    (v + MAGIC).to_bits() as i32 - MAGIC_BITS
+}
+
+/// The requantization of one accumulator, the definition every kernel
+/// follows bit for bit:
+///
+/// ```text
+/// v = acc as f32 * mult                      (round to nearest even, one multiply)
+/// v = v + (r - r_zp) as f32 * r_mult         (if a residual: a multiply, then an add; never fused)
+/// v = min(max(v, lo - zp), hi - zp)
+/// q = round_ties_even(v) + zp                (in lo..=hi)
+/// ```
+///
+/// `residual` is `(r, r_zp, r_mult)`.
+#[inline(always)]
+pub fn requant_scalar(acc: i32, mult: f32, zp: i32, lo: i32, hi: i32, residual: Option<(u8, i32, f32)>) -> u8 {
+    let mut v = acc as f32 * mult;
+    if let Some((r, r_zp, r_mult)) = residual {
+        v += (r as i32 - r_zp) as f32 * r_mult;
+    }
+    let v = v.max((lo - zp) as f32).min((hi - zp) as f32);
+    (round_small(v) + zp) as u8
+}
+
+/// `y[i] = requant(acc[i])` for outputs at `y[..]` of channels `c0..`,
+/// whose residual (if any) is `q.residual.x[at..]`.
+#[inline(always)]
+fn requant_run(acc: &[i32], q: &Requant<'_>, c0: usize, at: usize, y: &mut [u8]) {
+    let mult = &q.mult[c0..c0 + acc.len()];
+    match q.residual {
+        None => {
+            for ((y, &a), &m) in y.iter_mut().zip(acc).zip(mult) {
+                *y = requant_scalar(a, m, q.zp, q.lo, q.hi, None);
+            }
+        }
+        Some(r) => {
+            let rx = &r.x[at..at + acc.len()];
+            for (((y, &a), &m), &rx) in y.iter_mut().zip(acc).zip(mult).zip(rx) {
+                *y = requant_scalar(a, m, q.zp, q.lo, q.hi, Some((rx, r.zp, r.mult)));
+            }
+        }
+    }
+}
+
+/// Quantizes floats: `y = round_ties_even(min(max(x * a + b, 0), 255))`
+/// (a multiply, then an add; NaN becomes 0). The network input's
+/// quantization, with the preprocessing's scale and shift folded in.
+///
+/// # Panics
+/// If `y` is shorter than `x`.
+pub fn quantize(a: f32, b: f32, x: &[f32], y: &mut [u8]) {
+    assert!(y.len() >= x.len(), "output too short");
+    for (y, &x) in y.iter_mut().zip(x) {
+        // Not `clamp`: `f32::max` returns the other operand for NaN, so NaN
+        // becomes 0 (`clamp` would keep it).
+        #[allow(clippy::manual_clamp)]
+        let v = (x * a + b).max(0.0).min(255.0);
+        *y = round_small(v) as u8;
+    }
+}
+
+/// Global average pooling: `y[ch] = requant(sum_p x[p][ch] - pixels * x_zp)`
+/// with `mult` (the input scale over the output scale and `pixels`), `zp`,
+/// and clamp bounds `0..=255`.
+///
+/// # Panics
+/// If a slice is too short, or the sums could overflow `i32`.
+pub fn global_avg_pool(pixels: usize, c: usize, x: &[u8], x_zp: i32, mult: f32, zp: i32, y: &mut [u8]) {
+    assert!(x.len() >= pixels * c && y.len() >= c, "slices too short");
+    assert!(pixels < (1 << 23), "sums fit i32");
+    const CHUNK: usize = 64;
+    let mut c0 = 0;
+    while c0 < c {
+        let cw = CHUNK.min(c - c0);
+        let mut acc = [0i32; CHUNK];
+        for p in 0..pixels {
+            let row = &x[p * c + c0..p * c + c0 + cw];
+            for (a, &v) in acc.iter_mut().zip(row) {
+                *a += v as i32;
+            }
+        }
+        for (y, &a) in y[c0..c0 + cw].iter_mut().zip(&acc) {
+            *y = requant_scalar(a - pixels as i32 * x_zp, mult, zp, 0, 255, None);
+        }
+        c0 += cw;
+    }
+}
+
+/// The windows of a regular convolution as rows of a matrix, for
+/// [`pointwise`] with `k = kpad`: `y` is `[oh * ow][kpad]`, and element `j <
+/// kh * kw * cin` of a row is input channel `j % cin` at tap `j / cin` (`t =
+/// ky * kw + kx`) of the pixel's window, or `zp` where the window leaves the
+/// image; elements `kh * kw * cin..kpad` are `zp` (their weights are zero).
+///
+/// # Panics
+/// If `kpad < kh * kw * cin` or a slice is too short.
+pub fn im2col(g: &ConvGeom, x: &[u8], zp: u8, kpad: usize, y: &mut [u8]) {
+    let k = g.kh * g.kw * g.cin;
+    assert!(kpad >= k, "kpad covers the window");
+    assert!(x.len() >= g.h * g.w * g.cin && y.len() >= g.oh * g.ow * kpad, "slices too short");
+    for oy in 0..g.oh {
+        for ox in 0..g.ow {
+            let row = &mut y[(oy * g.ow + ox) * kpad..][..kpad];
+            row[k..].fill(zp);
+            for ky in 0..g.kh {
+                let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
+                for kx in 0..g.kw {
+                    let ix = (ox * g.sw + kx) as isize - g.pad_left as isize;
+                    let dst = &mut row[(ky * g.kw + kx) * g.cin..][..g.cin];
+                    if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize {
+                        dst.fill(zp);
+                    } else {
+                        let at = (iy as usize * g.w + ix as usize) * g.cin;
+                        dst.copy_from_slice(&x[at..at + g.cin]);
+                    }
+                }
+            }
+        }
+    }
+}
