@@ -9,6 +9,7 @@
 //! * [`plan`]: the static memory plan (one arena, reused by liveness);
 //! * [`codegen`]: optimized graph + plan -> Rust tokens of an allocation-free `forward`;
 //! * [`interp`]: the reference interpreter, the oracle for everything after;
+//! * [`quant`]: int8 networks: calibration, the quantized model, the integer reference interpreter;
 //! * [`summary`]: parameters and multiply-accumulates per layer.
 
 pub mod codegen;
@@ -18,6 +19,7 @@ pub mod lower;
 pub mod npy;
 pub mod passes;
 pub mod plan;
+pub mod quant;
 pub mod spec;
 pub mod summary;
 pub mod weights;

@@ -29,7 +29,9 @@ use syn::{Ident, LitBool, LitStr, Token};
 /// `forward_timed`, which times each step, and `STEP_NAMES`), `weights =
 /// "file.safetensors"` (relative to the manifest directory too: the weights
 /// are prepared at build time and compiled in; the type is then a `const`
-/// value with no `load`, no heap and no `std`).
+/// value with no `load`, no heap and no `std`), `precision = int8` (the
+/// int8 network: it loads a quantized-model file made by `mobilenetc
+/// quantize`; float input and output, same API).
 #[proc_macro]
 pub fn mobilenet(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     let args = syn::parse_macro_input!(input as Args);
@@ -45,12 +47,13 @@ struct Args {
     fuse: Option<Fusion>,
     profile: Option<LitBool>,
     weights: Option<LitStr>,
+    int8: Option<Ident>,
 }
 
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let path: LitStr = input.parse()?;
-        let mut args = Args { path, name: None, fuse: None, profile: None, weights: None };
+        let mut args = Args { path, name: None, fuse: None, profile: None, weights: None, int8: None };
         while !input.is_empty() {
             input.parse::<Token![,]>()?;
             if input.is_empty() {
@@ -63,7 +66,15 @@ impl Parse for Args {
                 "fuse" if args.fuse.is_none() => args.fuse = Some(parse_fusion(input)?),
                 "profile" if args.profile.is_none() => args.profile = Some(input.parse()?),
                 "weights" if args.weights.is_none() => args.weights = Some(input.parse()?),
-                "name" | "fuse" | "profile" | "weights" => {
+                "precision" if args.int8.is_none() => {
+                    let word: Ident = input.parse()?;
+                    match word.to_string().as_str() {
+                        "int8" => args.int8 = Some(word),
+                        "f32" => {}
+                        _ => return Err(syn::Error::new(word.span(), "`precision` is `f32` or `int8`")),
+                    }
+                }
+                "name" | "fuse" | "profile" | "weights" | "precision" => {
                     return Err(syn::Error::new(key.span(), format!("`{key}` is given twice")));
                 }
                 _ => {
@@ -71,7 +82,7 @@ impl Parse for Args {
                         key.span(),
                         format!(
                             "unknown option `{key}`; the options are `name = Type`, `fuse = true|false`, \
-                             `profile = true|false` and `weights = \"file.safetensors\"`"
+                             `profile = true|false`, `weights = \"file.safetensors\"` and `precision = f32|int8`"
                         ),
                     ));
                 }
@@ -126,6 +137,20 @@ fn expand(args: &Args) -> syn::Result<TokenStream> {
     let call = proc_macro::Span::call_site();
     options.module = Some(format!("__mobilenet_{}_{}_{}", options.type_name, call.line(), call.column()));
     let track = full.display().to_string();
+    if let Some(word) = &args.int8 {
+        if let Some(w) = &args.weights {
+            return Err(syn::Error::new(
+                w.span(),
+                "int8 networks load their quantized-model file at run time; `weights = ..` is for f32 networks",
+            ));
+        }
+        let code = codegen::generate_int8(&spec, &options).map_err(|e| syn::Error::new(word.span(), e.to_string()))?;
+        return Ok(quote! {
+            #code
+            // Rebuild when the spec changes.
+            const _: &[u8] = include_bytes!(#track);
+        });
+    }
     let Some(weights) = &args.weights else {
         let generated = codegen::generate(&spec, &options).map_err(|e| syn::Error::new(at, e.to_string()))?;
         let code = generated.tokens;

@@ -50,4 +50,6 @@ pub trait Network {
 #[cfg(feature = "std")]
 pub mod buffer;
 #[cfg(feature = "std")]
-pub use mobilenet_layout::{prepare, weights};
+pub mod q8model;
+#[cfg(feature = "std")]
+pub use mobilenet_layout::{prepare, q8file, weights};

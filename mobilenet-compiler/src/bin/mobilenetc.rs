@@ -6,6 +6,8 @@
 //! mobilenetc summary v2.yaml [--json]
 //! mobilenetc ir v2.yaml
 //! mobilenetc run v2.yaml --weights w.safetensors --input in.npy --output out.npy
+//! mobilenetc quantize v2.yaml --weights w.safetensors --calibrate images.npy --out v2_int8.safetensors
+//! mobilenetc run v2.yaml --quantized v2_int8.safetensors --input in.npy --output out.npy
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -16,7 +18,8 @@ use mobilenet_compiler::ir::Graph;
 use mobilenet_compiler::spec::{ClassifierActivation, Family, Framework, Spec, StandardOptions, standard_spec};
 use mobilenet_compiler::summary::Summary;
 use mobilenet_compiler::weights::Weights;
-use mobilenet_compiler::{codegen, interp, lower, npy, passes};
+use mobilenet_compiler::{codegen, interp, lower, npy, passes, quant};
+use mobilenet_layout::q8file::QFile;
 use ndarray::{ArrayD, IxDyn};
 
 #[derive(Parser)]
@@ -82,18 +85,41 @@ enum Command {
         #[arg(long)]
         unfused: bool,
     },
-    /// Run the reference interpreter on a batch of images.
+    /// Run the reference interpreter on a batch of images (the integer one with `--quantized`).
     Run {
         spec: PathBuf,
         /// safetensors file with the weights, named as the spec's framework names them.
+        #[arg(long, required_unless_present = "quantized", conflicts_with = "quantized")]
+        weights: Option<PathBuf>,
+        /// An int8 model made by `mobilenetc quantize`: run the integer reference interpreter.
         #[arg(long)]
-        weights: PathBuf,
+        quantized: Option<PathBuf>,
         /// `.npy` input, `[N, H, W, C]` (or one image `[H, W, C]`), float32 or float64.
         #[arg(long)]
         input: PathBuf,
         /// `.npy` output, `[N, classes]` for a classifier.
         #[arg(long)]
         output: PathBuf,
+    },
+    /// Post-training int8 quantization: calibrate activation ranges on
+    /// images, quantize the weights, write the int8 model file that
+    /// `mobilenet!(.., int8 = "file")` networks load.
+    Quantize {
+        spec: PathBuf,
+        /// safetensors file with the float weights, named as the spec's framework names them.
+        #[arg(long)]
+        weights: PathBuf,
+        /// `.npy` calibration images, `[N, H, W, C]` float32, preprocessed as the
+        /// network expects (several files are concatenated). Use images that are
+        /// not your test images.
+        #[arg(long, required = true, num_args = 1..)]
+        calibrate: Vec<PathBuf>,
+        /// Where to write the int8 model (safetensors).
+        #[arg(long)]
+        out: PathBuf,
+        /// Images per interpreter batch (memory use grows with it).
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
     },
 }
 
@@ -143,6 +169,16 @@ fn main() -> ExitCode {
 fn load_graph(path: &Path) -> Result<Graph, String> {
     let spec = Spec::from_file(path).map_err(|e| e.to_string())?;
     lower(&spec).map_err(|e| e.to_string())
+}
+
+/// An `.npy` batch `[N, ...]` (or one image, given a batch axis).
+fn read_images(path: &Path, graph: &Graph) -> Result<ArrayD<f32>, String> {
+    let x = npy::read(path).map_err(|e| e.to_string())?;
+    let mut shape = x.shape.clone();
+    if shape.len() == graph.input_shape().dims().len() {
+        shape.insert(0, 1);
+    }
+    ArrayD::from_shape_vec(IxDyn(&shape), x.data).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -204,18 +240,63 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             print!("{}", codegen::generate(&spec, &options).map_err(|e| e.to_string())?.pretty());
         }
-        Command::Run { spec, weights, input, output } => {
+        Command::Run { spec, weights, quantized, input, output } => {
             let graph = load_graph(&spec)?;
-            let weights = Weights::load(&weights, &graph).map_err(|e| e.to_string())?;
-            let x = npy::read(&input).map_err(|e| e.to_string())?;
-            let mut shape = x.shape.clone();
-            if shape.len() == graph.input_shape().dims().len() {
-                shape.insert(0, 1);
-            }
-            let x = ArrayD::from_shape_vec(IxDyn(&shape), x.data).map_err(|e| e.to_string())?;
-            let y = interp::run(&graph, &weights, x.view()).map_err(|e| format!("{}: {e}", input.display()))?;
+            let x = read_images(&input, &graph)?;
+            let y = match (weights, quantized) {
+                (Some(weights), _) => {
+                    let weights = Weights::load(&weights, &graph).map_err(|e| e.to_string())?;
+                    interp::run(&graph, &weights, x.view()).map_err(|e| format!("{}: {e}", input.display()))?
+                }
+                (None, Some(q)) => {
+                    let net = quant::Int8Graph::of(&graph).map_err(|e| e.to_string())?;
+                    let file = QFile::read(&q).map_err(|e| e.to_string())?;
+                    let model =
+                        quant::QModel::from_file(net, &q.display().to_string(), &file).map_err(|e| e.to_string())?;
+                    let expected = graph.input_shape().dims();
+                    if x.shape()[1..] != expected[..] {
+                        return Err(format!(
+                            "{}: images have shape {:?}, the network takes [N, {}]",
+                            input.display(),
+                            x.shape(),
+                            graph.input_shape()
+                        ));
+                    }
+                    quant::reference::run(&model, x.view())
+                }
+                (None, None) => unreachable!("clap requires one"),
+            };
             let y = npy::Array { shape: y.shape().to_vec(), data: y.iter().copied().collect() };
             npy::write(&output, &y).map_err(|e| e.to_string())?;
+        }
+        Command::Quantize { spec, weights, calibrate, out, batch } => {
+            let graph = load_graph(&spec)?;
+            let net = quant::Int8Graph::of(&graph).map_err(|e| e.to_string())?;
+            let weights = Weights::load(&weights, &graph).map_err(|e| e.to_string())?;
+            let mut images: Option<ArrayD<f32>> = None;
+            for path in &calibrate {
+                let x = read_images(path, &graph)?;
+                images = Some(match images {
+                    None => x,
+                    Some(all) => ndarray::concatenate(ndarray::Axis(0), &[all.view(), x.view()]).map_err(|_| {
+                        format!(
+                            "{}: images of shape {:?} do not match the other calibration files",
+                            path.display(),
+                            x.shape()
+                        )
+                    })?,
+                });
+            }
+            let images = images.expect("clap requires at least one file");
+            let file = quant::quantize(&net, &weights, images.view(), batch).map_err(|e| e.to_string())?;
+            file.write(&out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+            eprintln!(
+                "quantized {} on {} calibration images: {} tensors -> {}",
+                graph.name,
+                images.shape()[0],
+                file.tensors.len(),
+                out.display()
+            );
         }
     }
     Ok(())

@@ -16,7 +16,7 @@ pub(super) fn step_nodes(graph: &Graph) -> impl Iterator<Item = NodeId> + '_ {
 /// How a step borrows the arena: the regions it writes (its output, its
 /// scratch) are split off as `&mut` slices, everything it reads comes from
 /// the pieces between them (the plan never lets them overlap).
-struct Borrows {
+pub(super) struct Borrows {
     /// `(offset, len)` of the written regions, by offset.
     writes: Vec<(usize, usize)>,
     /// Which of the pieces between writes are read (`gap0`, `gap1`, ...).
@@ -26,14 +26,14 @@ struct Borrows {
 }
 
 impl Borrows {
-    fn new(mut writes: Vec<(usize, usize)>, to_output: bool) -> Borrows {
+    pub(super) fn new(mut writes: Vec<(usize, usize)>, to_output: bool) -> Borrows {
         writes.sort();
         let gaps = writes.len() + 1;
         Borrows { writes, used_gaps: vec![false; gaps], to_output }
     }
 
     /// A read of `s`.
-    fn read(&mut self, s: Storage) -> TokenStream {
+    pub(super) fn read(&mut self, s: Storage) -> TokenStream {
         match s {
             Storage::Input => quote!(&input[..]),
             Storage::Output => unreachable!("the output is written last and never read"),
@@ -58,13 +58,13 @@ impl Borrows {
     }
 
     /// The write slice of region `offset`.
-    fn write(&self, offset: usize) -> proc_macro2::Ident {
+    pub(super) fn write(&self, offset: usize) -> proc_macro2::Ident {
         let i = self.writes.iter().position(|(o, _)| *o == offset).expect("a written region");
         quote::format_ident!("w{}", i)
     }
 
     /// `let` statements splitting the arena, to put before the call.
-    fn prelude(&self) -> TokenStream {
+    pub(super) fn prelude(&self) -> TokenStream {
         let mut out = TokenStream::new();
         if self.to_output {
             out.extend(quote!(let y: &mut [f32] = &mut output[..];));
@@ -99,7 +99,7 @@ fn gap_name(i: usize) -> proc_macro2::Ident {
 }
 
 /// `k::Act::..`.
-fn act(a: Act) -> TokenStream {
+pub(super) fn act(a: Act) -> TokenStream {
     match a {
         Act::Relu => quote!(k::Act::Relu),
         Act::Relu6 => quote!(k::Act::Relu6),
@@ -115,7 +115,7 @@ fn epilogue(bias: TokenStream, a: Option<Act>, residual: Option<TokenStream>) ->
     quote!(k::Epilogue::new(#bias, #a, #residual))
 }
 
-fn dims(s: Shape) -> (usize, usize, usize) {
+pub(super) fn dims(s: Shape) -> (usize, usize, usize) {
     match s {
         Shape::Map { h, w, c } => (h as usize, w as usize, c as usize),
         Shape::Vector { n } => (1, 1, n as usize),
@@ -128,7 +128,7 @@ fn dim_lits(s: Shape) -> (Literal, Literal, Literal) {
     (lit(h), lit(w), lit(c))
 }
 
-fn option(t: Option<TokenStream>) -> TokenStream {
+pub(super) fn option(t: Option<TokenStream>) -> TokenStream {
     match t {
         Some(t) => quote!(Some(#t)),
         None => quote!(None),

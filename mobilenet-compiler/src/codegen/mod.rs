@@ -10,6 +10,7 @@
 
 mod embed;
 mod forward;
+mod int8;
 mod layout;
 
 pub use embed::{Blob, EmbedError, blob_dir, generate_embedded};
@@ -101,6 +102,44 @@ fn graph_of(spec: &Spec, options: &Options) -> Result<Graph, SpecError> {
         Fusion::Optimized => passes::optimize(&graph),
         Fusion::EveryBlock => passes::optimize_with(&graph, passes::BlockFusion::Every),
     })
+}
+
+/// Why an int8 network could not be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum Int8Error {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Unsupported(#[from] crate::quant::Unsupported),
+}
+
+/// Lowers `spec` and emits its int8 network, which loads a quantized-model
+/// file (`mobilenetc quantize`) at run time. `options.fusion` is ignored:
+/// int8 networks are always folded and fused, blocks unfused.
+pub fn generate_int8(spec: &Spec, options: &Options) -> Result<TokenStream, Int8Error> {
+    let net = crate::quant::Int8Graph::of(&crate::lower(spec)?)?;
+    Ok(in_module(int8::emit(&net, options), options))
+}
+
+/// `tokens`, in the hidden module `options.module` if set, with only the
+/// type re-exported.
+fn in_module(tokens: TokenStream, options: &Options) -> TokenStream {
+    match &options.module {
+        Some(module) => {
+            let module = Ident::new(module, Span::call_site());
+            let name = Ident::new(&options.type_name, Span::call_site());
+            quote! {
+                #[doc(hidden)]
+                #[allow(non_snake_case)]
+                mod #module {
+                    #tokens
+                }
+                #[doc(inline)]
+                pub use #module::#name;
+            }
+        }
+        None => tokens,
+    }
 }
 
 /// Where a network's weights come from.
@@ -367,20 +406,6 @@ pub fn emit_with(graph: Graph, options: &Options, storage: &Storage) -> Generate
             }
         }
     };
-    let tokens = match &options.module {
-        Some(module) => {
-            let module = Ident::new(module, Span::call_site());
-            quote! {
-                #[doc(hidden)]
-                #[allow(non_snake_case)]
-                mod #module {
-                    #tokens
-                }
-                #[doc(inline)]
-                pub use #module::#name;
-            }
-        }
-        None => tokens,
-    };
+    let tokens = in_module(tokens, options);
     Generated { tokens, graph, plan }
 }

@@ -67,12 +67,16 @@ pub enum BlockFusion {
     /// All of them, whatever their size: tests use it to run the fused-block
     /// kernel (residual blocks, v1 blocks) on small committed networks.
     Every,
+    /// None: every conv stays a node of its own (int8 networks, whose
+    /// kernels have no fused block).
+    Never,
 }
 
 /// Runs the whole pipeline, fusing blocks as `blocks` says.
 pub fn optimize_with(graph: &Graph, blocks: BlockFusion) -> Graph {
     PIPELINE.iter().fold(graph.clone(), |g, p| match (p.name, blocks) {
         ("fuse_block", BlockFusion::Every) => fuse_block::run_with(&g, 0),
+        ("fuse_block", BlockFusion::Never) => g,
         _ => (p.run)(&g),
     })
 }

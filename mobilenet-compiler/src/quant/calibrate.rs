@@ -1,0 +1,144 @@
+//! Post-training quantization: float network + calibration images ->
+//! quantized-model file.
+//!
+//! * **Activations**: per tensor, the min/max of its float values over every
+//!   calibration image, widened to contain 0 ([`QParams::covering`]). Why
+//!   min/max and not a percentile: in MobileNets every quantized tensor but
+//!   the residual stream ends in a ReLU6 (bounded by 6, so there are no
+//!   outliers to clip), and the residual stream is a sum whose clipping
+//!   would change the next block's input; min/max never clips a value seen
+//!   in calibration.
+//! * **Weights**: BatchNorm folded first (as the float path does), then
+//!   symmetric per output channel, `scale = max|w| / 127`.
+//! * **Biases**: `round(b / (input scale * weight scale))` in `i32`.
+
+use ndarray::{ArrayViewD, Axis};
+
+use mobilenet_layout::prepare::{BatchNorm, kernel_and_bias};
+use mobilenet_layout::q8::{QParams, WEIGHT_MAX, weight_scale};
+use mobilenet_layout::q8file::{QData, QFile, QTensor, act_tensor};
+
+use super::{Int8Graph, layer_of};
+use crate::interp::{self, InterpError};
+use crate::ir::{self, Op};
+use crate::weights::Weights;
+
+/// Why a network could not be quantized.
+#[derive(Debug, thiserror::Error)]
+pub enum CalibrateError {
+    #[error("no calibration images: give at least one (a few dozen representative images is usual)")]
+    Empty,
+    #[error("calibration images have shape {actual:?}, the network takes [N, {expected}]")]
+    Shape { expected: String, actual: Vec<usize> },
+    #[error("calibration image {image} holds {value} at index {index}; calibration images must be finite")]
+    NonFinite { image: usize, index: usize, value: f32 },
+    #[error(transparent)]
+    Interp(#[from] InterpError),
+}
+
+/// Calibrates `net` on `images` (`[N, ...input shape]`, preprocessed as the
+/// network expects) in batches of `batch`, and quantizes its weights.
+pub fn quantize(
+    net: &Int8Graph,
+    weights: &Weights,
+    images: ArrayViewD<'_, f32>,
+    batch: usize,
+) -> Result<QFile, CalibrateError> {
+    let graph = &net.graph;
+    let expected = graph.input_shape().dims();
+    if images.ndim() != expected.len() + 1 || images.shape()[1..] != expected[..] {
+        return Err(CalibrateError::Shape {
+            expected: graph.input_shape().to_string().trim_matches(['[', ']']).to_string(),
+            actual: images.shape().to_vec(),
+        });
+    }
+    let n = images.shape()[0];
+    if n == 0 {
+        return Err(CalibrateError::Empty);
+    }
+    for (image, x) in images.axis_iter(Axis(0)).enumerate() {
+        if let Some((index, &value)) = x.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(CalibrateError::NonFinite { image, index, value });
+        }
+    }
+
+    // Ranges of the quantized tensors.
+    let mut range = vec![(f32::INFINITY, f32::NEG_INFINITY); graph.nodes().len()];
+    let wanted: Vec<bool> = graph.ids().map(|id| net.quantized_nodes().any(|q| q == id)).collect();
+    let batch = batch.max(1);
+    for start in (0..n).step_by(batch) {
+        let chunk = images.slice_axis(Axis(0), (start..(start + batch).min(n)).into());
+        interp::run_with(graph, weights, chunk, |node, value| {
+            let id = graph.find(&node.name).expect("a node of the graph");
+            if wanted[id.index()] {
+                let r = &mut range[id.index()];
+                for &v in value.iter() {
+                    r.0 = r.0.min(v);
+                    r.1 = r.1.max(v);
+                }
+            }
+        })?;
+    }
+
+    let mut file = QFile::default();
+    let mut acts = vec![None; graph.nodes().len()];
+    for id in net.quantized_nodes() {
+        let (lo, hi) = range[id.index()];
+        let q = QParams::covering(lo, hi);
+        acts[id.index()] = Some(q);
+        file.tensors.insert(format!("{}/act", graph.node(id).name), act_tensor(q));
+    }
+    for id in graph.ids() {
+        let node = graph.node(id);
+        let Some((layer, shape, out)) = layer_of(&node.op) else { continue };
+        let s_in = acts[net.source(node.inputs[0]).index()].expect("a layer reads a quantized tensor").scale;
+        let (kernel, bias) = folded(weights, &node.op)?;
+        let rows = kernel.len() / out;
+        let mut wscale = vec![0.0f32; out];
+        for (c, s) in wscale.iter_mut().enumerate() {
+            let max = (0..rows).map(|r| kernel[r * out + c].abs()).fold(0.0f32, f32::max);
+            *s = weight_scale(max);
+        }
+        let qkernel: Vec<i8> = kernel
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w / wscale[i % out]).round_ties_even().clamp(-WEIGHT_MAX as f32, WEIGHT_MAX as f32) as i8)
+            .collect();
+        let qbias: Vec<i32> = bias
+            .iter()
+            .zip(&wscale)
+            .map(|(b, s)| (f64::from(*b) / (f64::from(s_in) * f64::from(*s))).round().clamp(-2.0e9, 2.0e9) as i32)
+            .collect();
+        file.tensors.insert(format!("{layer}/qkernel"), QTensor { shape, data: QData::I8(qkernel) });
+        file.tensors.insert(format!("{layer}/wscale"), QTensor { shape: vec![out], data: QData::F32(wscale) });
+        file.tensors.insert(format!("{layer}/qbias"), QTensor { shape: vec![out], data: QData::I32(qbias) });
+    }
+    file.metadata.insert("network".into(), graph.name.clone());
+    file.metadata.insert(
+        "calibration".into(),
+        format!("activation ranges: min/max over {n} images; weights: symmetric per output channel"),
+    );
+    Ok(file)
+}
+
+/// The float kernel (`[rows][out]`) and bias of a conv or dense layer,
+/// its BatchNorm folded in.
+fn folded(w: &Weights, op: &Op) -> Result<(Vec<f32>, Vec<f32>), InterpError> {
+    let get = |key: String| w.get(&key).map(|t| t.data.as_slice()).ok_or(InterpError::MissingWeight(key));
+    let (layer, has_bias, bn, out) = match op {
+        Op::Conv(c) => (&c.layer, c.bias, c.batch_norm.as_ref(), c.out_channels as usize),
+        Op::Dense(d) => (&d.layer, d.bias, d.batch_norm.as_ref(), d.units as usize),
+        _ => unreachable!("layers are convs and dense layers"),
+    };
+    let kernel = get(format!("{layer}/kernel"))?;
+    let bias = if has_bias { Some(get(format!("{layer}/bias"))?) } else { None };
+    let bn_params = |bn: &ir::BatchNorm| -> Result<_, InterpError> {
+        let v = |name: &str| get(format!("{}/{name}", bn.layer));
+        Ok((v("gamma")?, v("beta")?, v("moving_mean")?, v("moving_variance")?, bn.epsilon as f32))
+    };
+    let bn = bn.map(bn_params).transpose()?;
+    let bn = bn.map(|(gamma, beta, mean, variance, epsilon)| BatchNorm { gamma, beta, mean, variance, epsilon });
+    let (mut k, mut b) = (vec![0.0; kernel.len()], vec![0.0; out]);
+    kernel_and_bias(&mut k, &mut b, kernel, bias, bn.as_ref());
+    Ok((k, b))
+}
