@@ -435,51 +435,78 @@ mod x86 {
         // SAFETY: every pointer stays within the tile's rows and panels (the caller's contract): full groups of
         // 4 inputs are read within a row's `k` bytes, the tail byte by byte; partial vectors are masked.
         unsafe {
+            // Loops over rows and vectors are unrolled in source (`unroll12!`, constant indices) so that the
+            // accumulators are promoted to registers: with iterator loops LLVM kept them on the stack.
             let masks: [u16; NV] = core::array::from_fn(|v| mask16(t.cols.saturating_sub(v * 16)));
             let mut acc = [[_mm512_setzero_si512(); NV]; MR];
-            for v in 0..NV {
-                let b = _mm512_maskz_loadu_epi32(masks[v], t.bias.add(v * 16));
-                for row in acc.iter_mut() {
-                    row[v] = b;
+            unroll12!(v, {
+                if v < NV {
+                    let b = _mm512_maskz_loadu_epi32(masks[v], t.bias.add(v * 16));
+                    unroll12!(r, {
+                        if r < MR {
+                            acc[r][v] = b;
+                        }
+                    });
                 }
-            }
+            });
             let groups = t.k / 4;
             let mut w = t.w;
             let mut x = t.x;
+            let mut wv = [_mm512_setzero_si512(); NV];
             for _ in 0..groups {
-                let wv: [__m512i; NV] = core::array::from_fn(|v| _mm512_loadu_si512(w.add(v * t.pstride).cast()));
-                for (r, row) in acc.iter_mut().enumerate() {
-                    let xb = _mm512_set1_epi32(read_unaligned(x.add(r * t.k).cast::<i32>()));
-                    for v in 0..NV {
-                        row[v] = _mm512_dpbusd_epi32(row[v], xb, wv[v]);
+                unroll12!(v, {
+                    if v < NV {
+                        wv[v] = _mm512_loadu_si512(w.add(v * t.pstride).cast());
                     }
-                }
+                });
+                unroll12!(r, {
+                    if r < MR {
+                        let xb = _mm512_set1_epi32(read_unaligned(x.add(r * t.k).cast::<i32>()));
+                        unroll12!(v, {
+                            if v < NV {
+                                acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], xb, wv[v]);
+                            }
+                        });
+                    }
+                });
                 w = w.add(64);
                 x = x.add(4);
             }
             let tail = t.k % 4;
             if tail != 0 {
-                let wv: [__m512i; NV] = core::array::from_fn(|v| _mm512_loadu_si512(w.add(v * t.pstride).cast()));
-                for (r, row) in acc.iter_mut().enumerate() {
-                    let mut four = 0u32;
-                    for e in 0..tail {
-                        four |= (*x.add(r * t.k + e) as u32) << (8 * e);
+                unroll12!(v, {
+                    if v < NV {
+                        wv[v] = _mm512_loadu_si512(w.add(v * t.pstride).cast());
                     }
-                    let xb = _mm512_set1_epi32(four as i32);
-                    for v in 0..NV {
-                        row[v] = _mm512_dpbusd_epi32(row[v], xb, wv[v]);
+                });
+                unroll12!(r, {
+                    if r < MR {
+                        let mut four = 0u32;
+                        for e in 0..tail {
+                            four |= (*x.add(r * t.k + e) as u32) << (8 * e);
+                        }
+                        let xb = _mm512_set1_epi32(four as i32);
+                        unroll12!(v, {
+                            if v < NV {
+                                acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], xb, wv[v]);
+                            }
+                        });
                     }
-                }
+                });
             }
             if F32 {
                 let y = t.y.cast::<f32>();
-                for v in 0..NV {
-                    let s = _mm512_maskz_loadu_ps(masks[v], t.mult.add(v * 16));
-                    for (r, row) in acc.iter().enumerate() {
-                        let f = _mm512_mul_ps(_mm512_cvtepi32_ps(row[v]), s);
-                        _mm512_mask_storeu_ps(y.add(r * t.ldc + v * 16), masks[v], f);
+                unroll12!(v, {
+                    if v < NV {
+                        let s = _mm512_maskz_loadu_ps(masks[v], t.mult.add(v * 16));
+                        unroll12!(r, {
+                            if r < MR {
+                                let f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), s);
+                                _mm512_mask_storeu_ps(y.add(r * t.ldc + v * 16), masks[v], f);
+                            }
+                        });
                     }
-                }
+                });
                 return;
             }
             let lo = _mm512_set1_ps((t.lo - t.zp) as f32);
@@ -488,21 +515,25 @@ mod x86 {
             let unbias = _mm512_set1_epi32(MAGIC_BITS - t.zp);
             let rzp = _mm512_set1_epi32(t.rzp);
             let rmult = _mm512_set1_ps(t.rmult);
-            for v in 0..NV {
-                let m = _mm512_maskz_loadu_ps(masks[v], t.mult.add(v * 16));
-                for (r, row) in acc.iter().enumerate() {
-                    let at = r * t.ldc + v * 16;
-                    let mut f = _mm512_mul_ps(_mm512_cvtepi32_ps(row[v]), m);
-                    if !t.res.is_null() {
-                        let rb = _mm_maskz_loadu_epi8(masks[v], t.res.add(at).cast());
-                        let rv = _mm512_sub_epi32(_mm512_cvtepu8_epi32(rb), rzp);
-                        f = _mm512_add_ps(f, _mm512_mul_ps(_mm512_cvtepi32_ps(rv), rmult));
-                    }
-                    let f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
-                    let q = _mm512_sub_epi32(_mm512_castps_si512(_mm512_add_ps(f, magic)), unbias);
-                    _mm512_mask_cvtepi32_storeu_epi8(t.y.add(at).cast(), masks[v], q);
+            unroll12!(v, {
+                if v < NV {
+                    let m = _mm512_maskz_loadu_ps(masks[v], t.mult.add(v * 16));
+                    unroll12!(r, {
+                        if r < MR {
+                            let at = r * t.ldc + v * 16;
+                            let mut f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m);
+                            if !t.res.is_null() {
+                                let rb = _mm_maskz_loadu_epi8(masks[v], t.res.add(at).cast());
+                                let rv = _mm512_sub_epi32(_mm512_cvtepu8_epi32(rb), rzp);
+                                f = _mm512_add_ps(f, _mm512_mul_ps(_mm512_cvtepi32_ps(rv), rmult));
+                            }
+                            let f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
+                            let q = _mm512_sub_epi32(_mm512_castps_si512(_mm512_add_ps(f, magic)), unbias);
+                            _mm512_mask_cvtepi32_storeu_epi8(t.y.add(at).cast(), masks[v], q);
+                        }
+                    });
                 }
-            }
+            });
         }
     }
 
