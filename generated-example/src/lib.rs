@@ -9,6 +9,7 @@ use mobilenet_macros::mobilenet;
 pub mod preprocess;
 
 mobilenet!("../specs/tv_v2_1.0_224.yaml", name = TorchvisionMobileNetV2);
+mobilenet!("../specs/tv_v2_1.0_224.yaml", name = TorchvisionMobileNetV2Int8, precision = int8);
 
 /// The trained weights of [`TorchvisionMobileNetV2`] and their class names,
 /// committed with the crate.
@@ -16,6 +17,9 @@ pub mod imagenet {
     /// torchvision's `IMAGENET1K_V1` MobileNetV2 weights (a state_dict).
     pub const WEIGHTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/mobilenet_v2_imagenet/weights.safetensors");
     /// The 1000 ImageNet class names, one per line.
+    /// The same weights quantized to int8 by `mobilenetc quantize`, calibrated
+    /// on `images/calibration` (see `models/mobilenet_v2_imagenet/README.md`).
+    pub const INT8: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/mobilenet_v2_imagenet/int8.safetensors");
     pub const LABELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/mobilenet_v2_imagenet/categories.txt");
     /// Real photos (see `images/README.md` for their licences).
     pub const IMAGES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/images");
@@ -25,6 +29,15 @@ mobilenet!("../specs/v1_1.0_224.yaml");
 mobilenet!("../specs/v2_1.0_224.yaml");
 mobilenet!("../specs/v3-large_1.0_224.yaml");
 mobilenet!("../specs/v3-small_1.0_224.yaml");
+
+/// The v1 and v2 networks in int8 (`precision = int8`): they load a
+/// quantized-model file made by `mobilenetc quantize`.
+pub mod int8 {
+    use mobilenet_macros::mobilenet;
+
+    mobilenet!("../specs/v1_1.0_224.yaml", precision = int8);
+    mobilenet!("../specs/v2_1.0_224.yaml", precision = int8);
+}
 
 /// The same networks without the optimization passes.
 pub mod unfused {

@@ -1,0 +1,236 @@
+//! int8 against f32, ours and LiteRT's (XNNPACK), side by side.
+//!
+//! ```text
+//! taskset -c 0 cargo bench -p generated-example --bench int8                 # one core
+//! taskset -c 0,1 cargo bench -p generated-example --bench int8 -- --threads 2
+//! ```
+//!
+//! For v1 and v2 (the `../shared/fixtures` Keras networks, quantized here by
+//! `mobilenet_compiler::quant` on the fixture's images: speed does not
+//! depend on the calibration) and torchvision's trained MobileNetV2
+//! (`models/mobilenet_v2_imagenet/int8.safetensors`), in rounds, times our
+//! fused f32 `forward`, our int8 `forward` and, where
+//! `../shared/peers/litert/setup.sh` has made them, LiteRT's int8 and f32
+//! models, a batch of 12 runs each (the first 2 dropped), alternating,
+//! until each has `--runs` (default 200) timings. Prints medians and
+//! ratios. Options: `--runs N`, `--threads 1|2`, `--only v2`.
+
+mod peers;
+
+use std::path::Path;
+use std::time::Instant;
+
+use generated_example::{MobileNetV1, MobileNetV2, TorchvisionMobileNetV2, TorchvisionMobileNetV2Int8, imagenet, int8};
+use mobilenet_compiler::quant::{self, Int8Graph};
+use mobilenet_compiler::weights::Weights;
+use mobilenet_compiler::{lower, spec::Spec};
+use mobilenet_runtime::Network;
+use mobilenet_runtime::exec::{Exec, Pool};
+use ndarray::{ArrayD, IxDyn};
+use peers::{Engine, Peer, image, repo};
+
+const BATCH: usize = 12;
+const WARM: usize = 2;
+
+struct Options {
+    runs: usize,
+    threads: usize,
+    only: Option<String>,
+}
+
+fn options() -> Options {
+    let mut o = Options { runs: 200, threads: 1, only: None };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned();
+        match args[i].as_str() {
+            "--runs" => o.runs = value.and_then(|v| v.parse().ok()).expect("--runs N"),
+            "--threads" => o.threads = value.and_then(|v| v.parse().ok()).expect("--threads 1|2"),
+            "--only" => o.only = value,
+            "--bench" => {
+                i += 1;
+                continue;
+            }
+            other => panic!("unknown option {other}"),
+        }
+        i += 2;
+    }
+    o
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// A network timed by `n` runs on image `x`, returning the durations in ms.
+type Timer<'a> = Box<dyn FnMut(usize) -> Vec<f64> + 'a>;
+
+fn f32_timer<'a, N: Network>(net: &'a N, pool: &'a Pool, x: &'a [f32]) -> Timer<'a> {
+    let mut y = vec![0.0; N::OUTPUT_LEN];
+    let mut arena = mobilenet_runtime::buffer::Buffer::zeroed(N::ARENA_LEN);
+    let mut scratch = vec![0.0; pool.threads() * N::SCRATCH_LEN];
+    Box::new(move |n| {
+        (0..n)
+            .map(|_| {
+                let t = Instant::now();
+                if pool.threads() == 1 {
+                    net.run(std::hint::black_box(x), &mut y, &mut arena);
+                } else {
+                    net.run_on(pool, std::hint::black_box(x), &mut y, &mut arena, &mut scratch);
+                }
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect()
+    })
+}
+
+/// Times the generated int8 type `$t` (whose `forward_on` takes fixed-size arrays).
+macro_rules! int8_timer {
+    ($t:ty, $net:expr, $pool:expr, $x:expr) => {{
+        let (net, pool): (&$t, &Pool) = ($net, $pool);
+        let x: &[f32; <$t>::INPUT_LEN] = $x.try_into().expect("an image");
+        let mut y = [0.0f32; <$t>::OUTPUT_LEN];
+        let mut arena = <$t>::new_arena();
+        let t: Timer<'_> = Box::new(move |n| {
+            (0..n)
+                .map(|_| {
+                    let t = Instant::now();
+                    net.forward_on(pool, std::hint::black_box(x), &mut y, &mut arena);
+                    t.elapsed().as_secs_f64() * 1e3
+                })
+                .collect()
+        });
+        t
+    }};
+}
+
+/// Alternates batches of every timer until each has `runs` timings; medians.
+fn alternate(o: &Options, timers: &mut [(String, Timer<'_>)]) -> Vec<f64> {
+    for (_, t) in timers.iter_mut() {
+        t(BATCH);
+    }
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); timers.len()];
+    while times[0].len() < o.runs {
+        for ((_, t), v) in timers.iter_mut().zip(&mut times) {
+            v.extend(t(BATCH).into_iter().skip(WARM));
+            std::thread::sleep(std::time::Duration::from_millis(if o.threads > 1 { 20 } else { 1 }));
+        }
+    }
+    times.iter_mut().map(|v| median(v)).collect()
+}
+
+/// The fixture's float network quantized on the fixture's own images.
+fn quantize_fixture(spec: &str, fixture: &Path) -> std::path::PathBuf {
+    let graph = lower(&Spec::from_file(&repo().join(spec)).expect("spec")).expect("lowers");
+    let net = Int8Graph::of(&graph).expect("int8");
+    let weights = Weights::load(&fixture.join("weights.safetensors"), &graph).expect("weights");
+    let x = mobilenet_compiler::npy::read(&fixture.join("input.npy")).expect("input.npy");
+    let x = ArrayD::from_shape_vec(IxDyn(&x.shape), x.data).expect("shape");
+    let file = quant::quantize(&net, &weights, x.view(), 4).expect("quantizes");
+    let out = std::env::temp_dir().join(format!("bench_int8_{}.safetensors", graph.name));
+    file.write(&out).expect("written");
+    out
+}
+
+struct Row {
+    name: &'static str,
+    f32_ms: f64,
+    int8_ms: f64,
+    litert: Option<(f64, f64)>,
+}
+
+fn litert_timers(model: &str, fixture: &Path, threads: usize) -> Vec<(String, Timer<'static>)> {
+    let mut out: Vec<(String, Timer<'static>)> = Vec::new();
+    for m in [format!("{model}_int8"), model.to_string()] {
+        if let Some(mut p) = Peer::start(Engine::LiteRt, &m, fixture, threads, 1) {
+            out.push((m, Box::new(move |n| p.run(n))));
+        }
+    }
+    out
+}
+
+fn main() {
+    let o = options();
+    let pool = Pool::new(o.threads);
+    eprintln!(
+        "f32 kernels: {}, int8 kernels: {}, threads: {}, runs: {}",
+        mobilenet_runtime::kernels::Isa::detect(),
+        mobilenet_runtime::kernels::q8::QIsa::detect(),
+        o.threads,
+        o.runs
+    );
+    let mut rows = Vec::new();
+    let fixtures = repo().join("../shared/fixtures");
+    let wanted = |name: &str| o.only.as_deref().is_none_or(|only| name.contains(only));
+    if wanted("v1_1.0_224") && fixtures.join("v1_1.0_224").exists() {
+        let fx = fixtures.join("v1_1.0_224");
+        let q = quantize_fixture("specs/v1_1.0_224.yaml", &fx);
+        let f = MobileNetV1::load(fx.join("weights.safetensors")).expect("weights");
+        let i = int8::MobileNetV1::load(&q).expect("int8");
+        let x = image(&fx, MobileNetV1::INPUT_LEN);
+        let mut t = vec![
+            ("f32".to_string(), f32_timer(&f, &pool, &x)),
+            ("int8".into(), int8_timer!(int8::MobileNetV1, &i, &pool, &x[..])),
+        ];
+        t.extend(litert_timers("v1_1.0_224", &fx, o.threads));
+        let m = alternate(&o, &mut t);
+        rows.push(Row {
+            name: "v1_1.0_224",
+            f32_ms: m[0],
+            int8_ms: m[1],
+            litert: (m.len() == 4).then(|| (m[2], m[3])),
+        });
+    }
+    if wanted("v2_1.0_224") && fixtures.join("v2_1.0_224").exists() {
+        let fx = fixtures.join("v2_1.0_224");
+        let q = quantize_fixture("specs/v2_1.0_224.yaml", &fx);
+        let f = MobileNetV2::load(fx.join("weights.safetensors")).expect("weights");
+        let i = int8::MobileNetV2::load(&q).expect("int8");
+        let x = image(&fx, MobileNetV2::INPUT_LEN);
+        let mut t = vec![
+            ("f32".to_string(), f32_timer(&f, &pool, &x)),
+            ("int8".into(), int8_timer!(int8::MobileNetV2, &i, &pool, &x[..])),
+        ];
+        t.extend(litert_timers("v2_1.0_224", &fx, o.threads));
+        let m = alternate(&o, &mut t);
+        rows.push(Row {
+            name: "v2_1.0_224",
+            f32_ms: m[0],
+            int8_ms: m[1],
+            litert: (m.len() == 4).then(|| (m[2], m[3])),
+        });
+    }
+    if wanted("tv_v2") {
+        let f = TorchvisionMobileNetV2::load(imagenet::WEIGHTS).expect("weights");
+        let i = TorchvisionMobileNetV2Int8::load(imagenet::INT8).expect("int8");
+        let dir = repo().join("generated-example/models/mobilenet_v2_imagenet/reference");
+        let x = image(&dir, TorchvisionMobileNetV2::INPUT_LEN);
+        let mut t = vec![
+            ("f32".to_string(), f32_timer(&f, &pool, &x)),
+            ("int8".into(), int8_timer!(TorchvisionMobileNetV2Int8, &i, &pool, &x[..])),
+        ];
+        let m = alternate(&o, &mut t);
+        rows.push(Row { name: "tv_v2_1.0_224 (trained)", f32_ms: m[0], int8_ms: m[1], litert: None });
+    }
+    println!();
+    println!(
+        "| model | threads | ours f32 ms | ours int8 ms | int8 / f32 | LiteRT int8 ms | LiteRT f32 ms | ours int8 / LiteRT int8 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let (li, lf, ratio) = match r.litert {
+            Some((i, f)) => (format!("{i:.2}"), format!("{f:.2}"), format!("{:.2}", r.int8_ms / i)),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        println!(
+            "| {} | {} | {:.2} | {:.2} | {:.2} | {li} | {lf} | {ratio} |",
+            r.name,
+            o.threads,
+            r.f32_ms,
+            r.int8_ms,
+            r.int8_ms / r.f32_ms
+        );
+    }
+}
