@@ -170,6 +170,9 @@ mod x86 {
         rmult: f32,
     }
 
+    /// Neighbouring pixels computed together (independent sums).
+    const GROUP: usize = 6;
+
     /// A vector of `L` i32 lanes, one per channel.
     trait V: Copy {
         const L: usize;
@@ -196,7 +199,8 @@ mod x86 {
     /// # Safety
     /// The lengths `depthwise` checks; `y` and the residual start at row
     /// `rows.start`; the CPU has `T`'s instructions.
-    #[allow(clippy::too_many_arguments)]
+    // `unroll12!` indexes `accs` only under `if p < GROUP`, which clippy does not see.
+    #[allow(clippy::too_many_arguments, clippy::out_of_bounds_indexing)]
     #[inline(always)]
     unsafe fn run<T: V, const K: usize>(
         g: &ConvGeom,
@@ -221,6 +225,9 @@ mod x86 {
         let res = q.residual.map_or(core::ptr::null(), |r| r.x.as_ptr());
         let (xp, wp, bp, mp, yp) = (x.as_ptr(), w.as_ptr(), bias.as_ptr(), q.mult.as_ptr(), y.as_mut_ptr());
         let first = rows.start;
+        // The outputs whose windows are inside the image horizontally: `ox_begin..ox_end`.
+        let ox_begin = g.pad_left.div_ceil(g.sw);
+        let ox_end = if g.w + g.pad_left >= kw { ((g.w + g.pad_left - kw) / g.sw + 1).min(g.ow) } else { 0 };
         // SAFETY: every read is within `x`, `w`, `bias`, `mult` and the residual, every write within `y` (the
         // lengths `depthwise` checked): inputs are read only at pixels inside the image, `cols` channels of them.
         unsafe {
@@ -233,6 +240,7 @@ mod x86 {
                         *r = xp.add(iy as usize * g.w * c);
                     }
                 }
+                let rows_inside = rowp[..kh].iter().all(|r| !r.is_null());
                 let out_row = (oy - first) * g.ow * c;
                 for cb in 0..c.div_ceil(T::L) {
                     let c0 = cb * T::L;
@@ -245,10 +253,59 @@ mod x86 {
                         }
                     }
                     let b0 = T::fold(T::load_part(bp.add(c0), cols), zpv, T::load(wb.add(taps * T::L)));
-                    for ox in 0..g.ow {
+                    let mut ox = 0;
+                    while ox < g.ow {
+                        // Groups of `GROUP` neighbouring pixels whose windows are all in the image: independent
+                        // sums, so the multiply-adds overlap (one pixel at a time waits on its chain of taps).
+                        if K > 0 && rows_inside && ox + GROUP <= ox_end && ox >= ox_begin {
+                            let mut accs = [b0; GROUP];
+                            let at0 = (ox * g.sw - g.pad_left) * c + c0;
+                            unroll12!(t, {
+                                if t < K * K {
+                                    let r = rowp[t / K].add(at0 + (t % K) * c);
+                                    unroll12!(p, {
+                                        if p < GROUP {
+                                            let xv = T::load_x(r.add(p * g.sw * c), cols);
+                                            accs[p] = T::madd(accs[p], xv, wr[t]);
+                                        }
+                                    });
+                                }
+                            });
+                            if K * K > 12 {
+                                for (t, &wt) in wr.iter().enumerate().take(K * K).skip(12) {
+                                    let r = rowp[t / K].add(at0 + (t % K) * c);
+                                    for (p, a) in accs.iter_mut().enumerate() {
+                                        *a = T::madd(*a, T::load_x(r.add(p * g.sw * c), cols), wt);
+                                    }
+                                }
+                            }
+                            for (p, &a) in accs.iter().enumerate() {
+                                let at = out_row + (ox + p) * c + c0;
+                                let rr = if res.is_null() { res } else { res.add(at) };
+                                T::store(a, mp.add(c0), rr, &k, yp.add(at), cols);
+                            }
+                            ox += GROUP;
+                            continue;
+                        }
                         let ix0 = (ox * g.sw) as isize - g.pad_left as isize;
                         let inside = ix0 >= 0 && ix0 as usize + kw <= g.w;
                         let mut acc = b0;
+                        if inside && rows_inside {
+                            // The common case: the whole window in the image.
+                            let at = ix0 as usize * c + c0;
+                            for (ky, &r) in rowp.iter().enumerate().take(kh) {
+                                for kx in 0..kw {
+                                    let t = ky * kw + kx;
+                                    let wv = if K > 0 { wr[t] } else { T::load(wb.add(t * T::L)) };
+                                    acc = T::madd(acc, T::load_x(r.add(at + kx * c), cols), wv);
+                                }
+                            }
+                            let at = out_row + ox * c + c0;
+                            let rr = if res.is_null() { res } else { res.add(at) };
+                            T::store(acc, mp.add(c0), rr, &k, yp.add(at), cols);
+                            ox += 1;
+                            continue;
+                        }
                         for (ky, &r) in rowp.iter().enumerate().take(kh) {
                             for kx in 0..kw {
                                 let t = ky * kw + kx;
@@ -265,6 +322,7 @@ mod x86 {
                         let at = out_row + ox * c + c0;
                         let rr = if res.is_null() { res } else { res.add(at) };
                         T::store(acc, mp.add(c0), rr, &k, yp.add(at), cols);
+                        ox += 1;
                     }
                 }
             }
@@ -300,9 +358,9 @@ mod x86 {
     /// The AVX-512 kernel.
     ///
     /// # Safety
-    /// As [`run`]; the CPU has AVX-512 F, BW and VL.
+    /// As [`run`]; the CPU has AVX-512 F, BW, VL and VNNI.
     #[allow(clippy::too_many_arguments)]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     pub(super) unsafe fn avx512(
         g: &ConvGeom,
         rows: Rows,
@@ -344,7 +402,7 @@ mod x86 {
     }
 
     // SAFETY (of every method): callers pass pointers valid for the lanes
-    // they name and run with AVX-512 F, BW and VL.
+    // they name and run with AVX-512 F, BW, VL and VNNI.
     impl V for __m512i {
         const L: usize = 16;
         #[inline(always)]
@@ -375,8 +433,9 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn madd(acc: Self, x: Self, w: Self) -> Self {
-            // SAFETY: callers run with AVX-512 (the trait's contract).
-            unsafe { _mm512_add_epi32(acc, _mm512_madd_epi16(x, w)) }
+            // `vpdpwssd`: the `vpmaddwd` and the add in one instruction (exact, not the saturating `vpdpwssds`).
+            // SAFETY: callers run with AVX-512 VNNI (the trait's contract).
+            unsafe { _mm512_dpwssd_epi32(acc, x, w) }
         }
         #[inline(always)]
         unsafe fn fold(b: Self, zp: Self, s: Self) -> Self {
