@@ -120,6 +120,10 @@ enum Command {
         /// Images per interpreter batch (memory use grows with it).
         #[arg(long, default_value_t = 8)]
         batch: usize,
+        /// How activation ranges are chosen: `mse` (least squared error, clips rare
+        /// outliers) or `minmax` (the smallest and largest value seen).
+        #[arg(long, value_enum, default_value_t = RangesArg::Mse)]
+        ranges: RangesArg,
     },
 }
 
@@ -127,6 +131,12 @@ enum Command {
 enum FrameworkArg {
     Keras,
     Torchvision,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RangesArg {
+    Mse,
+    Minmax,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -269,7 +279,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let y = npy::Array { shape: y.shape().to_vec(), data: y.iter().copied().collect() };
             npy::write(&output, &y).map_err(|e| e.to_string())?;
         }
-        Command::Quantize { spec, weights, calibrate, out, batch } => {
+        Command::Quantize { spec, weights, calibrate, out, batch, ranges } => {
             let graph = load_graph(&spec)?;
             let net = quant::Int8Graph::of(&graph).map_err(|e| e.to_string())?;
             let weights = Weights::load(&weights, &graph).map_err(|e| e.to_string())?;
@@ -288,7 +298,11 @@ fn run(cli: Cli) -> Result<(), String> {
                 });
             }
             let images = images.expect("clap requires at least one file");
-            let file = quant::quantize(&net, &weights, images.view(), batch).map_err(|e| e.to_string())?;
+            let ranges = match ranges {
+                RangesArg::Mse => quant::Ranges::Mse,
+                RangesArg::Minmax => quant::Ranges::MinMax,
+            };
+            let file = quant::quantize_with(&net, &weights, images.view(), batch, ranges).map_err(|e| e.to_string())?;
             file.write(&out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
             eprintln!(
                 "quantized {} on {} calibration images: {} tensors -> {}",

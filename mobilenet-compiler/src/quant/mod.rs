@@ -30,7 +30,7 @@ use mobilenet_layout::q8file::{QFile, QFileError, Reader};
 use crate::ir::{Act, ConvKind, DenseAct, Graph, NodeId, Op, Pool};
 use crate::passes::{self, BlockFusion};
 
-pub use calibrate::{CalibrateError, quantize};
+pub use calibrate::{CalibrateError, Ranges, quantize, quantize_with};
 
 /// Why a graph cannot run in int8.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
