@@ -68,6 +68,7 @@ pub fn emit(net: &Int8Graph, options: &Options) -> TokenStream {
     let mut table = Vec::new();
     let mut steps = Vec::new();
     let mut observed = Vec::new();
+    let mut step_names = Vec::new();
     let (mut n_gemm, mut n_dw, mut n_pool) = (0usize, 0usize, 0usize);
     let name_of = |id: NodeId| g.node(net.source(id)).name.clone();
     for id in g.ids() {
@@ -220,6 +221,7 @@ pub fn emit(net: &Int8Graph, options: &Options) -> TokenStream {
             }
         };
         let prelude = b.prelude();
+        step_names.push(node.name.clone());
         let line = format!(" {}", g.line(id));
         steps.push(quote! {
             #[doc = #line]
@@ -250,7 +252,28 @@ pub fn emit(net: &Int8Graph, options: &Options) -> TokenStream {
     );
     let profile = options.profile.then(|| {
         let observed_steps = steps.iter().zip(&observed).map(|(s, o)| quote!(#s #o));
+        let count = lit(step_names.len());
+        let timed_steps = steps.iter().enumerate().map(|(i, step)| {
+            let i = lit(i);
+            quote! {
+                let started = ::std::time::Instant::now();
+                #step
+                times[#i] += started.elapsed().as_secs_f64();
+            }
+        });
         quote! {
+            /// The IR node each step of `forward` computes, in order.
+            pub const STEP_NAMES: [&'static str; #count] = [#(#step_names),*];
+
+            /// [`Self::forward_on`], adding each step's duration in seconds to `times`.
+            pub fn forward_timed_on(&self, e: &dyn #rt::exec::Exec, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [u8; #arena_len], times: &mut [f64; #count]) {
+                use #rt::kernels as k;
+                use #rt::kernels::q8 as k8;
+                let (p, isa) = (&self.p, self.p.isa);
+                let _ = (&p, &isa, &e);
+                #(#timed_steps)*
+            }
+
             /// [`Self::forward`], calling `observe` after each step that
             /// writes a u8 tensor with its IR node's name and bytes (what
             /// tests compare with the integer reference interpreter).

@@ -176,23 +176,59 @@ pub fn im2col(g: &ConvGeom, x: &[u8], zp: u8, kpad: usize, y: &mut [u8]) {
     let k = g.kh * g.kw * g.cin;
     assert!(kpad >= k, "kpad covers the window");
     assert!(x.len() >= g.h * g.w * g.cin && y.len() >= g.oh * g.ow * kpad, "slices too short");
+    // One kernel row of a window is `kw * cin` contiguous input bytes: where
+    // the window is inside the image horizontally, it is one copy.
+    let span = g.kw * g.cin;
     for oy in 0..g.oh {
         for ox in 0..g.ow {
             let row = &mut y[(oy * g.ow + ox) * kpad..][..kpad];
             row[k..].fill(zp);
+            let ix0 = (ox * g.sw) as isize - g.pad_left as isize;
+            let inside_x = ix0 >= 0 && ix0 as usize + g.kw <= g.w;
             for ky in 0..g.kh {
                 let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
-                for kx in 0..g.kw {
-                    let ix = (ox * g.sw + kx) as isize - g.pad_left as isize;
-                    let dst = &mut row[(ky * g.kw + kx) * g.cin..][..g.cin];
-                    if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize {
-                        dst.fill(zp);
-                    } else {
-                        let at = (iy as usize * g.w + ix as usize) * g.cin;
-                        dst.copy_from_slice(&x[at..at + g.cin]);
+                let dst = &mut row[ky * span..][..span];
+                if iy < 0 || iy >= g.h as isize {
+                    dst.fill(zp);
+                } else if inside_x {
+                    let at = (iy as usize * g.w + ix0 as usize) * g.cin;
+                    copy_small(dst, &x[at..at + span]);
+                } else {
+                    for kx in 0..g.kw {
+                        let ix = ix0 + kx as isize;
+                        let dst = &mut dst[kx * g.cin..][..g.cin];
+                        if ix < 0 || ix >= g.w as isize {
+                            dst.fill(zp);
+                        } else {
+                            let at = (iy as usize * g.w + ix as usize) * g.cin;
+                            dst.copy_from_slice(&x[at..at + g.cin]);
+                        }
                     }
                 }
             }
         }
     }
+}
+
+/// `dst.copy_from_slice(src)`, with the few-byte lengths of a stem's
+/// window rows (3x3 or 5x5 on RGB: 9 or 15 bytes) as fixed-size moves
+/// instead of a `memcpy` call each: a call per window row made the
+/// stem's im2col cost more than its GEMM.
+#[inline(always)]
+fn copy_small(dst: &mut [u8], src: &[u8]) {
+    macro_rules! fixed {
+        ($($n:literal)*) => {
+            match dst.len() {
+                $($n => {
+                    let (d, s): (&mut [u8; $n], &[u8; $n]) = match (dst.try_into(), src.try_into()) {
+                        (Ok(d), Ok(s)) => (d, s),
+                        _ => unreachable!("both are {} bytes", $n),
+                    };
+                    *d = *s;
+                })*
+                _ => dst.copy_from_slice(src),
+            }
+        };
+    }
+    fixed!(3 6 9 12 15 18 21 24 27 30 32 48 64);
 }
