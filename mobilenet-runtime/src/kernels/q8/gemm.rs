@@ -284,13 +284,15 @@ trait Micro {
     /// Panels per tile for `panels` in all.
     fn nv(panels: usize) -> usize;
 
-    /// One tile of `rows` (`1..=mr(nv)`) rows and `nv` panels.
+    /// `count` tiles of `rows` (`1..=mr(nv)`) rows and `nv` panels, one
+    /// below the other from `t` (one call per column of tiles: the
+    /// constants, masks and multipliers are set up once).
     ///
     /// # Safety
-    /// The tile's inputs, weights (`k` padded to the group), bias,
+    /// The tiles' inputs, weights (`k` padded to the group), bias,
     /// multipliers, residual and outputs are in bounds; the CPU has the
     /// instructions.
-    unsafe fn tile<const F32: bool>(rows: usize, nv: usize, t: &Tile);
+    unsafe fn tile<const F32: bool>(rows: usize, nv: usize, t: &Tile, count: usize);
 }
 
 /// Bytes of packed weights up to which every panel stays in L1 and each
@@ -300,6 +302,9 @@ const L1_WEIGHTS: usize = 32 * 1024;
 /// Bytes of input rows a block keeps in L2 while the panel groups pass over
 /// it.
 const L2_ROWS: usize = 256 * 1024;
+
+/// Row tiles per band when every panel stays in L1.
+const BAND_TILES: usize = 8;
 
 /// The GEMM driver: tiles of `mr` rows by `nv` panels.
 ///
@@ -326,24 +331,31 @@ unsafe fn drive<M: Micro, const F32: bool>(m: usize, n: usize, t: &Tile) {
     };
     let groups = panels.div_ceil(nv);
     let group = |i: usize| (i * nv, nv.min(panels - i * nv));
-    if panels * t.pstride <= L1_WEIGHTS {
-        for (r, rows) in even(0, m, mr) {
-            for i in 0..groups {
-                let (p, np) = group(i);
-                // SAFETY: rows and panels within the product (the caller's contract).
-                unsafe { M::tile::<F32>(rows, np, &tile_at(r, p, np)) };
-            }
-        }
-        return;
-    }
-    let mc = (L2_ROWS / t.k.max(1) / mr).max(1) * mr;
-    let mc = if m <= mc + mc / 4 { m } else { mc };
+    // Blocks of rows: when all weights fit L1, bands of a few tiles (their
+    // inputs and outputs stay in L1 while every panel group passes over
+    // them); otherwise as many rows as keep their inputs in L2, so that each
+    // weight is read from memory once per block.
+    let mc = if panels * t.pstride <= L1_WEIGHTS {
+        BAND_TILES * mr
+    } else {
+        let mc = (L2_ROWS / t.k.max(1) / mr).max(1) * mr;
+        if m <= mc + mc / 4 { m } else { mc }
+    };
     for (m0, mlen) in even(0, m, mc) {
+        // The block in the fewest tiles of at most `mr` rows, sized within
+        // one of each other (no last tile of one row): `big` tiles of `s`
+        // rows, then tiles of `s - 1`.
+        let tiles = mlen.div_ceil(mr);
+        let s = mlen.div_ceil(tiles);
+        let big = mlen - tiles * (s - 1);
         for i in 0..groups {
             let (p, np) = group(i);
-            for (r, rows) in even(m0, mlen, mr) {
-                // SAFETY: rows and panels within the product (the caller's contract).
-                unsafe { M::tile::<F32>(rows, np, &tile_at(r, p, np)) };
+            // SAFETY: rows and panels within the product (the caller's contract).
+            unsafe {
+                M::tile::<F32>(s, np, &tile_at(m0, p, np), big);
+                if tiles > big {
+                    M::tile::<F32>(s - 1, np, &tile_at(m0 + big * s, p, np), tiles - big);
+                }
             }
         }
     }
@@ -373,9 +385,9 @@ mod x86 {
     /// `rows` as the const `MR` of `$f::<MR, NV, F32>` for each listed row
     /// count.
     macro_rules! by_rows {
-        ($f:ident, $rows:expr, $nv:literal, $t:expr, [$($r:literal)*]) => {
+        ($f:ident, $rows:expr, $nv:literal, $t:expr, $count:expr, [$($r:literal)*]) => {
             match $rows {
-                $($r => $f::<$r, $nv, F32>($t),)*
+                $($r => $f::<$r, $nv, F32>($t, $count),)*
                 _ => unreachable!("more rows than the tile has"),
             }
         };
@@ -406,14 +418,14 @@ mod x86 {
         }
 
         #[inline(always)]
-        unsafe fn tile<const F32: bool>(rows: usize, nv: usize, t: &Tile) {
+        unsafe fn tile<const F32: bool>(rows: usize, nv: usize, t: &Tile, count: usize) {
             // SAFETY: the caller's contract; each function's rows are at most its `mr`.
             unsafe {
                 match nv {
-                    1 => by_rows!(vnni, rows, 1, t, [1 2 3 4 5 6 7 8 9 10 11 12]),
-                    2 => by_rows!(vnni, rows, 2, t, [1 2 3 4 5 6 7 8 9 10 11 12]),
-                    3 => by_rows!(vnni, rows, 3, t, [1 2 3 4 5 6 7 8]),
-                    _ => by_rows!(vnni, rows, 4, t, [1 2 3 4 5 6]),
+                    1 => by_rows!(vnni, rows, 1, t, count, [1 2 3 4 5 6 7 8 9 10 11 12]),
+                    2 => by_rows!(vnni, rows, 2, t, count, [1 2 3 4 5 6 7 8 9 10 11 12]),
+                    3 => by_rows!(vnni, rows, 3, t, count, [1 2 3 4 5 6 7 8]),
+                    _ => by_rows!(vnni, rows, 4, t, count, [1 2 3 4 5 6]),
                 }
             }
         }
@@ -431,7 +443,26 @@ mod x86 {
     /// As [`Micro::tile`].
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     #[inline(never)]
-    unsafe fn vnni<const MR: usize, const NV: usize, const F32: bool>(t: &Tile) {
+    unsafe fn vnni<const MR: usize, const NV: usize, const F32: bool>(t: &Tile, count: usize) {
+        let mut t = *t;
+        let out_size = if F32 { 4 } else { 1 };
+        for _ in 0..count {
+            // SAFETY: tile by tile, the caller's contract.
+            unsafe { vnni_tile::<MR, NV, F32>(&t) };
+            t.x = t.x.wrapping_add(MR * t.k);
+            t.y = t.y.wrapping_add(MR * t.ldc * out_size);
+            if !t.res.is_null() {
+                t.res = t.res.wrapping_add(MR * t.ldc);
+            }
+        }
+    }
+
+    /// One tile of [`vnni`], inlined into it.
+    ///
+    /// # Safety
+    /// As [`Micro::tile`] for one tile.
+    #[inline(always)]
+    unsafe fn vnni_tile<const MR: usize, const NV: usize, const F32: bool>(t: &Tile) {
         // SAFETY: every pointer stays within the tile's rows and panels (the caller's contract): full groups of
         // 4 inputs are read within a row's `k` bytes, the tail byte by byte; partial vectors are masked.
         unsafe {
@@ -552,12 +583,12 @@ mod x86 {
         }
 
         #[inline(always)]
-        unsafe fn tile<const F32: bool>(rows: usize, nv: usize, t: &Tile) {
+        unsafe fn tile<const F32: bool>(rows: usize, nv: usize, t: &Tile, count: usize) {
             // SAFETY: the caller's contract; each function's rows are at most its `mr`.
             unsafe {
                 match nv {
-                    1 => by_rows!(avx2, rows, 1, t, [1 2 3 4 5 6]),
-                    _ => by_rows!(avx2, rows, 2, t, [1 2 3 4]),
+                    1 => by_rows!(avx2, rows, 1, t, count, [1 2 3 4 5 6]),
+                    _ => by_rows!(avx2, rows, 2, t, count, [1 2 3 4]),
                 }
             }
         }
@@ -584,7 +615,26 @@ mod x86 {
     /// As [`Micro::tile`].
     #[target_feature(enable = "avx2")]
     #[inline(never)]
-    unsafe fn avx2<const MR: usize, const NV: usize, const F32: bool>(t: &Tile) {
+    unsafe fn avx2<const MR: usize, const NV: usize, const F32: bool>(t: &Tile, count: usize) {
+        let mut t = *t;
+        let out_size = if F32 { 4 } else { 1 };
+        for _ in 0..count {
+            // SAFETY: tile by tile, the caller's contract.
+            unsafe { avx2_tile::<MR, NV, F32>(&t) };
+            t.x = t.x.wrapping_add(MR * t.k);
+            t.y = t.y.wrapping_add(MR * t.ldc * out_size);
+            if !t.res.is_null() {
+                t.res = t.res.wrapping_add(MR * t.ldc);
+            }
+        }
+    }
+
+    /// One tile of [`avx2`], inlined into it.
+    ///
+    /// # Safety
+    /// As [`Micro::tile`] for one tile.
+    #[inline(always)]
+    unsafe fn avx2_tile<const MR: usize, const NV: usize, const F32: bool>(t: &Tile) {
         // SAFETY: every pointer stays within the tile's rows and panels (the caller's contract): pairs of inputs
         // are read within a row's `k` bytes, an odd last one alone; partial vectors go through stack copies.
         unsafe {
