@@ -237,3 +237,54 @@ fn rust_refuses_a_type_name_that_is_not_an_identifier() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(ok(&["rust", spec.to_str().unwrap(), "--name", "MyNet"]).contains("pub struct MyNet"));
 }
+
+/// `quantize` then `run --quantized`, as the README shows; and the errors
+/// a user meets on the way.
+#[test]
+fn quantize_then_run_the_integer_reference() {
+    let dir = repo().join("tests/data/v2_0.35_96_c10");
+    let (spec, weights, input) = (dir.join("spec.yaml"), dir.join("weights.safetensors"), dir.join("input.npy"));
+    let (spec, weights, input) = (spec.to_str().unwrap(), weights.to_str().unwrap(), input.to_str().unwrap());
+    let q = tmp("v2_int8.safetensors");
+    let out = mobilenetc(&[
+        "quantize",
+        spec,
+        "--weights",
+        weights,
+        "--calibrate",
+        input,
+        input,
+        "--out",
+        q.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8(out.stderr).unwrap();
+    assert!(said.contains("on 4 calibration images"), "{said}");
+    let y = tmp("v2_int8_out.npy");
+    ok(&["run", spec, "--quantized", q.to_str().unwrap(), "--input", input, "--output", y.to_str().unwrap()]);
+    let logits = mobilenet_compiler::npy::read(&y).unwrap();
+    assert_eq!(logits.shape, [2, 10]);
+    assert!(logits.data.iter().all(|v| v.is_finite()) && logits.data.iter().any(|v| *v != 0.0));
+
+    // A float weights file where the int8 model goes.
+    let e = fails(&["run", spec, "--quantized", weights, "--input", input, "--output", y.to_str().unwrap()]);
+    assert!(e.contains("is not a mobilenet-rs int8 model"), "{e}");
+    // Calibration images of the wrong size.
+    let small = repo().join("tests/data/keras_v2_0.1_32/input.npy");
+    let e =
+        fails(&["quantize", spec, "--weights", weights, "--calibrate", small.to_str().unwrap(), "--out", "/dev/null"]);
+    assert!(e.contains("calibration images have shape [") && e.contains("the network takes [N, 96, 96, 3]"), "{e}");
+    // A network int8 does not cover.
+    let v3 = repo().join("tests/data/v3small_0.5_96x80_c10");
+    let e = fails(&[
+        "quantize",
+        v3.join("spec.yaml").to_str().unwrap(),
+        "--weights",
+        v3.join("weights.safetensors").to_str().unwrap(),
+        "--calibrate",
+        v3.join("input.npy").to_str().unwrap(),
+        "--out",
+        "/dev/null",
+    ]);
+    assert!(e.contains("int8: node `") && e.contains("hard_swish"), "{e}");
+}
