@@ -136,6 +136,8 @@ fn quantize_fixture(spec: &str, fixture: &Path) -> std::path::PathBuf {
 
 struct Row {
     name: &'static str,
+    /// Multiply-accumulates of one image.
+    macs: f64,
     f32_ms: f64,
     int8_ms: f64,
     litert: Option<(f64, f64)>,
@@ -178,6 +180,7 @@ fn main() {
         let m = alternate(&o, &mut t);
         rows.push(Row {
             name: "v1_1.0_224",
+            macs: 568.7e6,
             f32_ms: m[0],
             int8_ms: m[1],
             litert: (m.len() == 4).then(|| (m[2], m[3])),
@@ -197,6 +200,7 @@ fn main() {
         let m = alternate(&o, &mut t);
         rows.push(Row {
             name: "v2_1.0_224",
+            macs: 300.8e6,
             f32_ms: m[0],
             int8_ms: m[1],
             litert: (m.len() == 4).then(|| (m[2], m[3])),
@@ -212,20 +216,25 @@ fn main() {
             ("int8".into(), int8_timer!(TorchvisionMobileNetV2Int8, &i, &pool, &x[..])),
         ];
         let m = alternate(&o, &mut t);
-        rows.push(Row { name: "tv_v2_1.0_224 (trained)", f32_ms: m[0], int8_ms: m[1], litert: None });
+        rows.push(Row { name: "tv_v2_1.0_224 (trained)", macs: 300.8e6, f32_ms: m[0], int8_ms: m[1], litert: None });
     }
     println!();
+    let peak = mobilenet_runtime::kernels::peak_int8_gmac_per_s();
+    eprintln!("one core's int8 peak (vpdpbusd): {}", peak.map_or("no VNNI".into(), |p| format!("{p:.0} GMAC/s")));
     println!(
-        "| model | threads | ours f32 ms | ours int8 ms | int8 / f32 | LiteRT int8 ms | LiteRT f32 ms | ours int8 / LiteRT int8 |"
+        "| model | threads | ours f32 ms | ours int8 ms | int8 / f32 | LiteRT int8 ms | LiteRT f32 ms | ours int8 / LiteRT int8 | int8 % of VNNI peak |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let (li, lf, ratio) = match r.litert {
             Some((i, f)) => (format!("{i:.2}"), format!("{f:.2}"), format!("{:.2}", r.int8_ms / i)),
             None => ("-".into(), "-".into(), "-".into()),
         };
+        let eff = peak.map_or("-".into(), |p| {
+            format!("{:.0}%", r.macs / (r.int8_ms * 1e-3) / 1e9 / (p * o.threads as f64) * 100.0)
+        });
         println!(
-            "| {} | {} | {:.2} | {:.2} | {:.2} | {li} | {lf} | {ratio} |",
+            "| {} | {} | {:.2} | {:.2} | {:.2} | {li} | {lf} | {ratio} | {eff} |",
             r.name,
             o.threads,
             r.f32_ms,

@@ -99,5 +99,12 @@ pub fn peak_gfma_per_s() -> f64 {
     peak::measure(Isa::detect())
 }
 
+/// One core's int8 multiply-accumulate rate in GMAC/s with AVX-512 VNNI
+/// (`vpdpbusd`, register-resident, ~0.2 s), or `None` without it.
+#[cfg(feature = "std")]
+pub fn peak_int8_gmac_per_s() -> Option<f64> {
+    peak::measure_int8()
+}
+
 #[cfg(feature = "std")]
 mod peak;

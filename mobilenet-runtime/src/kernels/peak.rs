@@ -59,3 +59,41 @@ pub(super) fn measure(isa: Isa) -> f64 {
     }
     (iters * 12 * lanes) as f64 / best / 1e9
 }
+
+/// 12 independent chains of AVX-512 VNNI `vpdpbusd` (64 u8 x i8
+/// multiply-adds each), the int8 counterpart of [`chains`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn vnni(iters: usize) -> i32 {
+    use core::arch::x86_64::*;
+    let mut acc = [_mm512_set1_epi32(1); 12];
+    let (a, b) = (_mm512_set1_epi8(3), _mm512_set1_epi8(-1));
+    for _ in 0..iters {
+        for x in &mut acc {
+            *x = _mm512_dpbusd_epi32(*x, a, b);
+        }
+    }
+    let mut s = _mm512_setzero_si512();
+    for x in acc {
+        s = _mm512_add_epi32(s, x);
+    }
+    _mm512_reduce_add_epi32(s)
+}
+
+/// One core's int8 multiply-accumulate rate with AVX-512 VNNI, if the CPU
+/// has it, measured like [`measure`].
+pub(super) fn measure_int8() -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512bw") {
+        let iters = 20_000_000;
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            // SAFETY: the features were detected just above.
+            std::hint::black_box(unsafe { vnni(std::hint::black_box(iters)) });
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        return Some((iters * 12 * 64) as f64 / best / 1e9);
+    }
+    None
+}
