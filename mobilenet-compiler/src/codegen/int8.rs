@@ -4,8 +4,8 @@
 //! constant, and writes float logits.
 //!
 //! The arena is bytes: the memory plan of the graph (its element counts
-//! are bytes for u8 tensors), then the quantized input, then the im2col
-//! rows of the regular convs (the stem). Weights come from a
+//! are bytes for u8 tensors), then the quantized input, then (only for a
+//! regular conv whose window exceeds the kernel's on-stack band) im2col rows. Weights come from a
 //! quantized-model file at load time (`mobilenet_runtime::q8model`),
 //! described to it by the `STEPS` table this module emits.
 
@@ -32,10 +32,12 @@ fn align(v: usize) -> usize {
     v.next_multiple_of(64)
 }
 
-/// Bytes of im2col rows a regular conv needs at most (its `k` rounded up
-/// to a multiple of 4, the most any instruction set pads to).
+/// Bytes of im2col rows a regular conv needs in the arena: none when its
+/// window (`k` rounded up to a multiple of 4, the most any instruction set
+/// pads to) fits the kernel's on-stack band (`k8::conv2d`), else every row.
 fn col_len(k: usize, pixels: usize) -> usize {
-    k.next_multiple_of(4) * pixels
+    let kpad = k.next_multiple_of(4);
+    if kpad <= 4096 { 0 } else { kpad * pixels }
 }
 
 /// Emits the int8 network `net`.
@@ -85,7 +87,7 @@ pub fn emit(net: &Int8Graph, options: &Options) -> TokenStream {
         };
         writes.extend(own);
         let im2col = matches!(&node.op, Op::Conv(c) if c.kind == ConvKind::Regular && !c.is_pointwise());
-        if im2col {
+        if im2col && r.col.1 > 0 {
             writes.push(r.col);
         }
         let mut b = Borrows::new(writes, false);
@@ -188,12 +190,15 @@ pub fn emit(net: &Int8Graph, options: &Options) -> TokenStream {
                                 let pixels = lit(oh * ow);
                                 let residual = option(residual);
                                 if im2col {
-                                    let colw = b.write(r.col.0);
+                                    let col = if r.col.1 > 0 {
+                                        let w = b.write(r.col.0);
+                                        quote!(#w)
+                                    } else {
+                                        quote!(&mut [])
+                                    };
                                     quote! {
                                         let l = &p.gemm[#i];
-                                        let col = &mut #colw[..#pixels * l.kpad];
-                                        k8::im2col(#geom, #x, l.x_zp, l.kpad, col);
-                                        k8::pointwise(e, isa, #pixels, l.kpad, #nl, col, &l.w, &l.bias, &l.requant(#residual), #y);
+                                        k8::conv2d(e, isa, #geom, #x, l.x_zp, l.kpad, &l.w, &l.bias, &l.requant(#residual), #col, #y);
                                     }
                                 } else {
                                     quote! {

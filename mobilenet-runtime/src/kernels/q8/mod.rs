@@ -24,6 +24,7 @@ pub use gemm::{gemm_packed_len, im2col_kpad, pack_gemm, pointwise, pointwise_f32
 pub use isa::QIsa;
 
 use super::ConvGeom;
+use crate::exec::Exec;
 
 /// How a kernel turns its i32 accumulators into u8 outputs
 /// ([`requant_scalar`] with these values).
@@ -173,41 +174,100 @@ pub fn global_avg_pool(pixels: usize, c: usize, x: &[u8], x_zp: i32, mult: f32, 
 /// # Panics
 /// If `kpad < kh * kw * cin` or a slice is too short.
 pub fn im2col(g: &ConvGeom, x: &[u8], zp: u8, kpad: usize, y: &mut [u8]) {
+    im2col_pixels(g, x, zp, kpad, 0..g.oh * g.ow, y);
+}
+
+/// [`im2col`] of output pixels `pixels` (row-major index `oy * ow + ox`)
+/// only: `y` is `[pixels.len()][kpad]`.
+fn im2col_pixels(g: &ConvGeom, x: &[u8], zp: u8, kpad: usize, pixels: core::ops::Range<usize>, y: &mut [u8]) {
     let k = g.kh * g.kw * g.cin;
     assert!(kpad >= k, "kpad covers the window");
-    assert!(x.len() >= g.h * g.w * g.cin && y.len() >= g.oh * g.ow * kpad, "slices too short");
+    assert!(x.len() >= g.h * g.w * g.cin && y.len() >= pixels.len() * kpad, "slices too short");
     // One kernel row of a window is `kw * cin` contiguous input bytes: where
     // the window is inside the image horizontally, it is one copy.
     let span = g.kw * g.cin;
-    for oy in 0..g.oh {
-        for ox in 0..g.ow {
-            let row = &mut y[(oy * g.ow + ox) * kpad..][..kpad];
-            row[k..].fill(zp);
-            let ix0 = (ox * g.sw) as isize - g.pad_left as isize;
-            let inside_x = ix0 >= 0 && ix0 as usize + g.kw <= g.w;
-            for ky in 0..g.kh {
-                let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
-                let dst = &mut row[ky * span..][..span];
-                if iy < 0 || iy >= g.h as isize {
-                    dst.fill(zp);
-                } else if inside_x {
-                    let at = (iy as usize * g.w + ix0 as usize) * g.cin;
-                    copy_small(dst, &x[at..at + span]);
-                } else {
-                    for kx in 0..g.kw {
-                        let ix = ix0 + kx as isize;
-                        let dst = &mut dst[kx * g.cin..][..g.cin];
-                        if ix < 0 || ix >= g.w as isize {
-                            dst.fill(zp);
-                        } else {
-                            let at = (iy as usize * g.w + ix as usize) * g.cin;
-                            dst.copy_from_slice(&x[at..at + g.cin]);
-                        }
+    let first = pixels.start;
+    for p in pixels {
+        let (oy, ox) = (p / g.ow, p % g.ow);
+        let row = &mut y[(p - first) * kpad..][..kpad];
+        row[k..].fill(zp);
+        let ix0 = (ox * g.sw) as isize - g.pad_left as isize;
+        let inside_x = ix0 >= 0 && ix0 as usize + g.kw <= g.w;
+        for ky in 0..g.kh {
+            let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
+            let dst = &mut row[ky * span..][..span];
+            if iy < 0 || iy >= g.h as isize {
+                dst.fill(zp);
+            } else if inside_x {
+                let at = (iy as usize * g.w + ix0 as usize) * g.cin;
+                copy_small(dst, &x[at..at + span]);
+            } else {
+                for kx in 0..g.kw {
+                    let ix = ix0 + kx as isize;
+                    let dst = &mut dst[kx * g.cin..][..g.cin];
+                    if ix < 0 || ix >= g.w as isize {
+                        dst.fill(zp);
+                    } else {
+                        let at = (iy as usize * g.w + ix as usize) * g.cin;
+                        dst.copy_from_slice(&x[at..at + g.cin]);
                     }
                 }
             }
         }
     }
+}
+
+/// Bytes of the on-stack im2col band of [`conv2d`] (L1-resident).
+const COL: usize = 4096;
+
+/// Regular convolution (the stem): bands of output pixels are im2col'd
+/// ([`im2col`]) into a buffer on the stack and multiplied there
+/// ([`pointwise`] on the calling thread), so the window matrix never goes
+/// through memory; output pixels are split between the parts of `e`. `w`
+/// is packed from the `[kpad][cout]` matrix whose pad rows are zero
+/// (`kpad` from [`im2col_kpad`]), `bias` has `-x_zp * sum_j w[j][c]`
+/// folded in. Windows longer than the stack buffer (`kpad` over 4096) go
+/// through `col`, which must then hold `oh * ow * kpad` bytes (it may be
+/// empty otherwise).
+///
+/// # Panics
+/// If a slice is too short or `out` is invalid.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d(
+    e: &dyn Exec,
+    isa: QIsa,
+    g: &ConvGeom,
+    x: &[u8],
+    x_zp: u8,
+    kpad: usize,
+    w: &[i8],
+    bias: &[i32],
+    out: &Requant<'_>,
+    col: &mut [u8],
+    y: &mut [u8],
+) {
+    let (pixels, n) = (g.oh * g.ow, g.cout);
+    if kpad > COL {
+        im2col(g, x, x_zp, kpad, col);
+        return pointwise(e, isa, pixels, kpad, n, col, w, bias, out, y);
+    }
+    assert!(y.len() >= pixels * n, "output too short");
+    out.check(n, pixels * n);
+    let (b, parts) = crate::kernels::par::bounds(pixels, e.threads(), 1);
+    crate::kernels::par::run(e, &mut y[..pixels * n], &b, parts, n, &|part, y| {
+        let mut buf = [0u8; COL];
+        let band = (COL / kpad).max(1);
+        let (start, end) = (b[part], b[part + 1]);
+        let mut p = start;
+        while p < end {
+            let m = band.min(end - p);
+            let cols = &mut buf[..m * kpad];
+            im2col_pixels(g, x, x_zp, kpad, p..p + m, cols);
+            let q = out.from(p * n);
+            pointwise(&crate::exec::Serial, isa, m, kpad, n, cols, w, bias, &q, &mut y[(p - start) * n..][..m * n]);
+            p += m;
+        }
+    });
 }
 
 /// `dst.copy_from_slice(src)`, with the few-byte lengths of a stem's
