@@ -171,7 +171,7 @@ mod x86 {
     }
 
     /// Neighbouring pixels computed together (independent sums).
-    const GROUP: usize = 6;
+    const GROUP: usize = 8;
 
     /// A vector of `L` i32 lanes, one per channel.
     trait V: Copy {
