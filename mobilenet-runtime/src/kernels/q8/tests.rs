@@ -285,7 +285,8 @@ fn depthwise_matches_definition() {
         ([7, 7], [2, 1]),
     ];
     for isa in QIsa::available() {
-        for &(h, wd) in &[(1, 1), (2, 3), (7, 7), (14, 14), (5, 9)] {
+        // 6x37: rows wide enough for several groups of pixels with stride 2 and 5x5 kernels.
+        for &(h, wd) in &[(1, 1), (2, 3), (7, 7), (14, 14), (5, 9), (6, 37)] {
             for &c in &[1, 8, 24, 96, 100, 17] {
                 for &(k, s) in kernels {
                     let pads = [
