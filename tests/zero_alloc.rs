@@ -32,12 +32,16 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// The counter is global: the tests take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 mobilenet_macros::mobilenet!("tests/data/v3small_0.5_96x80_c10/spec.yaml", name = Fused);
 mobilenet_macros::mobilenet!("tests/data/v3small_0.5_96x80_c10/spec.yaml", name = Unfused, fuse = false);
 mobilenet_macros::mobilenet!("tests/data/v2_0.35_96_c10/spec.yaml", name = V2);
 
 #[test]
 fn forward_makes_no_heap_allocation() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     let fused = Fused::load(dir.join("v3small_0.5_96x80_c10/weights.safetensors")).unwrap();
     let unfused = Unfused::load(dir.join("v3small_0.5_96x80_c10/weights.safetensors")).unwrap();
@@ -71,4 +75,33 @@ fn forward_makes_no_heap_allocation() {
     // The counter does see allocations (the test can fail).
     let _ = Fused::new_arena();
     assert!(ALLOCATIONS.load(Ordering::SeqCst) > before);
+}
+
+mobilenet_macros::mobilenet!("tests/data/v2_0.35_96_c10/spec.yaml", name = V2Int8, precision = int8);
+
+#[test]
+fn int8_forward_makes_no_heap_allocation() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    use mobilenet_compiler::quant::{self, Int8Graph};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/v2_0.35_96_c10");
+    let graph =
+        mobilenet_compiler::lower(&mobilenet_compiler::spec::Spec::from_file(&dir.join("spec.yaml")).unwrap()).unwrap();
+    let weights = mobilenet_compiler::weights::Weights::load(&dir.join("weights.safetensors"), &graph).unwrap();
+    let x = mobilenet_compiler::npy::read(&dir.join("input.npy")).unwrap();
+    let x = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&x.shape), x.data).unwrap();
+    let file = quant::quantize(&Int8Graph::of(&graph).unwrap(), &weights, x.view(), 2).unwrap();
+    let net = V2Int8::from_bytes(&file.to_bytes()).unwrap();
+    let input: Box<[f32; V2Int8::INPUT_LEN]> = vec![0.25f32; V2Int8::INPUT_LEN].into_boxed_slice().try_into().unwrap();
+    let mut arena = V2Int8::new_arena();
+    let mut out = [0.0f32; V2Int8::OUTPUT_LEN];
+    let pool = mobilenet_runtime::exec::Pool::new(2);
+    net.forward_on(&pool, &input, &mut out, &mut arena);
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    for _ in 0..3 {
+        net.forward(&input, &mut out, &mut arena);
+        net.forward_on(&pool, &input, &mut out, &mut arena);
+    }
+    let during = ALLOCATIONS.load(Ordering::SeqCst) - before;
+    assert_eq!(during, 0, "int8 forward allocated {during} times");
+    assert!(out.iter().any(|v| *v != 0.0));
 }
