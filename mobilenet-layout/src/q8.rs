@@ -31,7 +31,7 @@ impl QParams {
     /// 0 (min/max calibration). A range of one point gets scale 1.
     pub fn covering(lo: f32, hi: f32) -> QParams {
         let (lo, hi) = (f64::from(lo.min(0.0)), f64::from(hi.max(0.0)));
-        if !(hi > lo) || !(hi - lo).is_finite() {
+        if hi.partial_cmp(&lo) != Some(core::cmp::Ordering::Greater) || !(hi - lo).is_finite() {
             return QParams { scale: 1.0, zero_point: 0 };
         }
         let scale = (hi - lo) / 255.0;

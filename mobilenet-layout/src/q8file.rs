@@ -78,15 +78,9 @@ pub enum QFileError {
     NotQuantized { file: String, found: String },
     #[error("`{file}` has no tensor `{tensor}` ({what}); was it quantized from this spec?")]
     Missing { file: String, tensor: String, what: &'static str },
-    #[error("`{file}`: tensor `{tensor}` is {actual_dtype} {actual:?}, expected {expected_dtype} {expected:?}")]
-    Shape {
-        file: String,
-        tensor: String,
-        expected_dtype: &'static str,
-        expected: Vec<usize>,
-        actual_dtype: String,
-        actual: Vec<usize>,
-    },
+    /// `expected` and `actual` are a dtype and a shape, as `I8 [3, 3, 32, 1]`.
+    #[error("`{file}`: tensor `{tensor}` is {actual}, expected {expected}")]
+    Shape { file: String, tensor: String, expected: String, actual: String },
     #[error("`{file}`: tensor `{tensor}` {problem}")]
     Value { file: String, tensor: String, problem: String },
 }
@@ -198,10 +192,8 @@ impl<'a> Reader<'a> {
             return Err(QFileError::Shape {
                 file: self.file.into(),
                 tensor: tensor.into(),
-                expected_dtype: dtype_name(dtype),
-                expected: shape.to_vec(),
-                actual_dtype: dtype_name(t.data.dtype()).into(),
-                actual: t.shape.clone(),
+                expected: format!("{} {shape:?}", dtype_name(dtype)),
+                actual: format!("{} {:?}", dtype_name(t.data.dtype()), t.shape),
             });
         }
         Ok(&t.data)

@@ -194,7 +194,7 @@ pub fn quantize_with(
 /// the two ends towards 0, each by `i / 128` of its length, `i < 128`.
 fn least_error_range((lo, hi): (f32, f32), hist: &[u64]) -> (f32, f32) {
     let (lo, hi) = (f64::from(lo.min(0.0)), f64::from(hi.max(0.0)));
-    if !(hi > lo) {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return (lo as f32, hi as f32);
     }
     let width = (hi - lo) / BINS as f64;

@@ -61,7 +61,7 @@ fn run_one(model: &QModel, x: &[f32], visit: &mut impl FnMut(&Node, &[u8])) -> V
             Role::Alias => continue,
             Role::Input => {
                 if id == net.input {
-                    let q: Vec<u8> = x.iter().map(|&v| round_u8((v * a + b).max(0.0).min(255.0))).collect();
+                    let q: Vec<u8> = x.iter().map(|&v| quantize_input(v, a, b)).collect();
                     visit(node, &q);
                     values[id.index()] = Some(q);
                 }
@@ -135,6 +135,14 @@ fn run_one(model: &QModel, x: &[f32], visit: &mut impl FnMut(&Node, &[u8])) -> V
 
 fn in_shape(g: &crate::ir::Graph, node: &Node) -> Shape {
     g.node(node.inputs[0]).shape
+}
+
+/// The input quantization of one value. `max` then `min`, not `clamp`:
+/// `f32::max(NaN, 0.0)` is 0, so a NaN input becomes level 0, as in the
+/// kernels; `clamp` would keep the NaN.
+#[allow(clippy::manual_clamp)]
+pub fn quantize_input(v: f32, a: f32, b: f32) -> u8 {
+    round_u8((v * a + b).max(0.0).min(255.0))
 }
 
 /// `round_ties_even` of a value already in `0..=255`.
