@@ -13,7 +13,8 @@
 //! `../shared/peers/litert/setup.sh` has made them, LiteRT's int8 and f32
 //! models, a batch of 12 runs each (the first 2 dropped), alternating,
 //! until each has `--runs` (default 200) timings. Prints medians and
-//! ratios. Options: `--runs N`, `--threads 1|2`, `--only v2`.
+//! ratios. Options: `--runs N`, `--threads 1|2`, `--only v2`, `--int8-isa
+//! avx2` (our int8 kernels of another instruction set).
 
 mod peers;
 
@@ -26,6 +27,7 @@ use mobilenet_compiler::weights::Weights;
 use mobilenet_compiler::{lower, spec::Spec};
 use mobilenet_runtime::Network;
 use mobilenet_runtime::exec::{Exec, Pool};
+use mobilenet_runtime::kernels::q8::QIsa;
 use ndarray::{ArrayD, IxDyn};
 use peers::{Engine, Peer, image, repo};
 
@@ -33,13 +35,15 @@ const BATCH: usize = 12;
 const WARM: usize = 2;
 
 struct Options {
+    /// The int8 kernels (`--int8-isa avx2` shows what an AVX2-only machine runs).
+    qisa: QIsa,
     runs: usize,
     threads: usize,
     only: Option<String>,
 }
 
 fn options() -> Options {
-    let mut o = Options { runs: 200, threads: 1, only: None };
+    let mut o = Options { qisa: QIsa::detect(), runs: 200, threads: 1, only: None };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -48,6 +52,10 @@ fn options() -> Options {
             "--runs" => o.runs = value.and_then(|v| v.parse().ok()).expect("--runs N"),
             "--threads" => o.threads = value.and_then(|v| v.parse().ok()).expect("--threads 1|2"),
             "--only" => o.only = value,
+            "--int8-isa" => {
+                o.qisa =
+                    value.and_then(|v| QIsa::by_name(&v)).expect("--int8-isa portable|avx2|avx512vnni (on this CPU)")
+            }
             "--bench" => {
                 i += 1;
                 continue;
@@ -159,7 +167,7 @@ fn main() {
     eprintln!(
         "f32 kernels: {}, int8 kernels: {}, threads: {}, runs: {}",
         mobilenet_runtime::kernels::Isa::detect(),
-        mobilenet_runtime::kernels::q8::QIsa::detect(),
+        o.qisa,
         o.threads,
         o.runs
     );
@@ -170,7 +178,7 @@ fn main() {
         let fx = fixtures.join("v1_1.0_224");
         let q = quantize_fixture("specs/v1_1.0_224.yaml", &fx);
         let f = MobileNetV1::load(fx.join("weights.safetensors")).expect("weights");
-        let i = int8::MobileNetV1::load(&q).expect("int8");
+        let i = int8::MobileNetV1::load_with(&q, o.qisa).expect("int8");
         let x = image(&fx, MobileNetV1::INPUT_LEN);
         let mut t = vec![
             ("f32".to_string(), f32_timer(&f, &pool, &x)),
@@ -190,7 +198,7 @@ fn main() {
         let fx = fixtures.join("v2_1.0_224");
         let q = quantize_fixture("specs/v2_1.0_224.yaml", &fx);
         let f = MobileNetV2::load(fx.join("weights.safetensors")).expect("weights");
-        let i = int8::MobileNetV2::load(&q).expect("int8");
+        let i = int8::MobileNetV2::load_with(&q, o.qisa).expect("int8");
         let x = image(&fx, MobileNetV2::INPUT_LEN);
         let mut t = vec![
             ("f32".to_string(), f32_timer(&f, &pool, &x)),
@@ -208,7 +216,7 @@ fn main() {
     }
     if wanted("tv_v2") {
         let f = TorchvisionMobileNetV2::load(imagenet::WEIGHTS).expect("weights");
-        let i = TorchvisionMobileNetV2Int8::load(imagenet::INT8).expect("int8");
+        let i = TorchvisionMobileNetV2Int8::load_with(imagenet::INT8, o.qisa).expect("int8");
         let dir = repo().join("generated-example/models/mobilenet_v2_imagenet/reference");
         let x = image(&dir, TorchvisionMobileNetV2::INPUT_LEN);
         let mut t = vec![
