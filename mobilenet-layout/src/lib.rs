@@ -12,8 +12,8 @@
 //! * [`weights`] and [`prepare`] (feature `std`): reading a safetensors
 //!   file and turning its tensors into the packed buffer (run by generated
 //!   `load` functions, and by the compiler for weights compiled in);
-//! * [`q8`] and [`q8file`] (feature `std`): int8 quantization parameters
-//!   and the quantized-model file.
+//! * [`q8`] and [`q8file`] (feature `std`: they are used at load time):
+//!   int8 quantization parameters and the quantized-model file.
 //!
 //! `mobilenet-runtime` re-exports all of it under its old paths.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -24,6 +24,7 @@ pub mod geom;
 pub mod pack;
 #[cfg(feature = "std")]
 pub mod prepare;
+#[cfg(feature = "std")]
 pub mod q8;
 #[cfg(feature = "std")]
 pub mod q8file;
