@@ -180,19 +180,56 @@ pub fn im2col(g: &ConvGeom, x: &[u8], zp: u8, kpad: usize, y: &mut [u8]) {
 /// [`im2col`] of output pixels `pixels` (row-major index `oy * ow + ox`)
 /// only: `y` is `[pixels.len()][kpad]`.
 fn im2col_pixels(g: &ConvGeom, x: &[u8], zp: u8, kpad: usize, pixels: core::ops::Range<usize>, y: &mut [u8]) {
+    // Windows inside the image, for the stems' shapes, are copied by code
+    // specialized for their size: every kernel row a fixed-size move, no
+    // bounds logic per row.
+    match (g.kh, g.kw * g.cin) {
+        (3, 9) => im2col_with::<3, 9>(g, x, zp, kpad, pixels, y),
+        (3, 12) => im2col_with::<3, 12>(g, x, zp, kpad, pixels, y),
+        (5, 15) => im2col_with::<5, 15>(g, x, zp, kpad, pixels, y),
+        (7, 21) => im2col_with::<7, 21>(g, x, zp, kpad, pixels, y),
+        _ => im2col_with::<0, 0>(g, x, zp, kpad, pixels, y),
+    }
+}
+
+/// [`im2col_pixels`], with windows inside the image copied as `KH` rows
+/// of `N` bytes (`KH = 0`: no specialization).
+#[inline(always)]
+fn im2col_with<const KH: usize, const N: usize>(
+    g: &ConvGeom,
+    x: &[u8],
+    zp: u8,
+    kpad: usize,
+    pixels: core::ops::Range<usize>,
+    y: &mut [u8],
+) {
     let k = g.kh * g.kw * g.cin;
     assert!(kpad >= k, "kpad covers the window");
     assert!(x.len() >= g.h * g.w * g.cin && y.len() >= pixels.len() * kpad, "slices too short");
     // One kernel row of a window is `kw * cin` contiguous input bytes: where
     // the window is inside the image horizontally, it is one copy.
     let span = g.kw * g.cin;
-    let first = pixels.start;
-    for p in pixels {
-        let (oy, ox) = (p / g.ow, p % g.ow);
-        let row = &mut y[(p - first) * kpad..][..kpad];
-        row[k..].fill(zp);
+    // The pixel's coordinates advance with it (a division per pixel cost
+    // as much as its copies).
+    let (mut oy, mut ox) = (pixels.start / g.ow, pixels.start % g.ow);
+    for (i, row) in y[..pixels.len() * kpad].chunks_exact_mut(kpad).enumerate() {
+        if i > 0 {
+            ox += 1;
+            if ox == g.ow {
+                ox = 0;
+                oy += 1;
+            }
+        }
+        for v in &mut row[k..] {
+            *v = zp;
+        }
         let ix0 = (ox * g.sw) as isize - g.pad_left as isize;
         let inside_x = ix0 >= 0 && ix0 as usize + g.kw <= g.w;
+        let iy0 = (oy * g.sh) as isize - g.pad_top as isize;
+        if KH > 0 && inside_x && iy0 >= 0 && iy0 as usize + g.kh <= g.h {
+            window::<KH, N>(row, x, (iy0 as usize * g.w + ix0 as usize) * g.cin, g.w * g.cin);
+            continue;
+        }
         for ky in 0..g.kh {
             let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
             let dst = &mut row[ky * span..][..span];
@@ -214,6 +251,20 @@ fn im2col_pixels(g: &ConvGeom, x: &[u8], zp: u8, kpad: usize, pixels: core::ops:
                 }
             }
         }
+    }
+}
+
+/// An im2col row of a window inside the image: `KH` kernel rows of `N`
+/// bytes, the first at `x[at..]`, the next `line` bytes further.
+#[inline(always)]
+fn window<const KH: usize, const N: usize>(row: &mut [u8], x: &[u8], at: usize, line: usize) {
+    for ky in 0..KH {
+        let (d, s): (&mut [u8; N], &[u8; N]) =
+            match ((&mut row[ky * N..][..N]).try_into(), x[at + ky * line..][..N].try_into()) {
+                (Ok(d), Ok(s)) => (d, s),
+                _ => unreachable!("both are N bytes"),
+            };
+        *d = *s;
     }
 }
 
