@@ -4,7 +4,7 @@
 //! Without `ONLY`, it then times every kernel call of an int8 MobileNetV2
 //! and prints their sum.
 
-use mobilenet_runtime::exec::Serial;
+use mobilenet_runtime::exec::{Exec, Pool, Serial};
 use mobilenet_runtime::kernels::ConvGeom;
 use mobilenet_runtime::kernels::q8::{self, QIsa, Requant, Residual};
 
@@ -65,8 +65,22 @@ fn main() {
     ] {
         pointwise(isa, m, k, n, false);
     }
-    for (h, c, s) in [(112, 96, 2), (56, 144, 1), (14, 576, 1), (7, 960, 1)] {
-        depthwise(isa, h, c, s);
+    // Every depthwise shape of MobileNetV2 1.0 224, on 1 thread and on 2.
+    let pool = Pool::new(2);
+    for (h, c, s) in [
+        (112, 32, 1),
+        (112, 96, 2),
+        (56, 144, 1),
+        (56, 144, 2),
+        (28, 192, 1),
+        (28, 192, 2),
+        (14, 384, 1),
+        (14, 576, 1),
+        (14, 576, 2),
+        (7, 960, 1),
+    ] {
+        depthwise_on(&Serial, isa, h, c, s, "");
+        depthwise_on(&pool, isa, h, c, s, " 2 threads");
     }
     if std::env::var("ONLY").is_err() {
         v2(isa);
@@ -89,6 +103,10 @@ fn pointwise(isa: QIsa, m: usize, k: usize, n: usize, residual: bool) -> f64 {
 }
 
 fn depthwise(isa: QIsa, h: usize, c: usize, s: usize) -> f64 {
+    depthwise_on(&Serial, isa, h, c, s, "")
+}
+
+fn depthwise_on(e: &dyn Exec, isa: QIsa, h: usize, c: usize, s: usize, tag: &str) -> f64 {
     let oh = (h + 2 - 3) / s + 1;
     let g = ConvGeom::new([h, h, c], [oh, oh, c], [3, 3], [s, s], [1, 1]);
     let x = bytes(h * h * c, 3);
@@ -99,8 +117,8 @@ fn depthwise(isa: QIsa, h: usize, c: usize, s: usize) -> f64 {
     let mult = vec![1e-2; c];
     let q = Requant { mult: &mult, zp: 3, lo: 3, hi: 200, residual: None };
     let mut y = vec![0u8; oh * oh * c];
-    time(&format!("depthwise {h}x{h}x{c} k3 s{s}"), oh * oh * c * 9, || {
-        q8::depthwise(&Serial, isa, &g, &x, 5, &packed, &bias, &q, &mut y)
+    time(&format!("depthwise {h}x{h}x{c} k3 s{s}{tag}"), oh * oh * c * 9, || {
+        q8::depthwise(e, isa, &g, &x, 5, &packed, &bias, &q, &mut y)
     })
 }
 

@@ -482,3 +482,45 @@ fn isa_names_round_trip() {
     }
     assert_eq!(QIsa::by_name("avx512"), None);
 }
+
+/// The AVX-512 VNNI 3x3 path over whole blocks of 64 channels (and its
+/// 16-channel tail): several blocks, more than its 1024 channels of permuted
+/// bias at a time, both horizontal strides it takes and the strides it
+/// leaves to the general path, every padding, with and without a residual.
+#[test]
+fn depthwise_3x3_blocks_of_64() {
+    let exec = execs();
+    let mut r = Rng::new(9);
+    let mut variant = 0;
+    for isa in QIsa::available() {
+        for &(h, wd) in &[(1, 1), (2, 3), (7, 7), (6, 37)] {
+            for &c in &[64, 128, 144, 192, 1088] {
+                for s in [[1, 1], [2, 2], [1, 2], [2, 1], [3, 3]] {
+                    for pad in [[0, 0, 0, 0], [1, 1, 1, 1], [0, 1, 0, 1], [2, 0, 2, 0], [0, 2, 1, 2]] {
+                        let Some(g) = geom(h, wd, c, [3, 3], s, pad) else { continue };
+                        variant += 1;
+                        if c == 1088 && variant % 4 != 0 {
+                            continue;
+                        }
+                        let fill = [Fill::Random, Fill::Extreme, Fill::Max][variant % 3];
+                        let x = bytes(&mut r, h * wd * c, fill).into_boxed_slice();
+                        let zp = [0, 255, r.range(0, 255)][variant % 3];
+                        let w = weights(&mut r, 9 * c, fill);
+                        let bias: Vec<i32> = (0..c).map(|_| r.range(-20_000, 20_000)).collect();
+                        let len = g.oh * g.ow * c;
+                        let q = Q::random(&mut r, c, len, variant % 2 == 1, variant);
+                        let mut packed = vec![0i32; depthwise_packed_len(isa, 9, c)];
+                        pack_depthwise(isa, &w, 9, c, &mut packed);
+                        let acc = depthwise_sums(&g, &x, zp, &w, &bias);
+                        let want: Vec<u8> = (0..len).map(|i| q.apply(i, i % c, acc[i])).collect();
+                        for e in &exec {
+                            let mut y = vec![0u8; len];
+                            depthwise(&**e, isa, &g, &x, zp, &packed, &bias, &q.requant(), &mut y);
+                            assert_eq!(y, want, "{isa} {g:?} threads {}", e.threads());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
