@@ -266,6 +266,10 @@ fn quantize_then_run_the_integer_reference() {
     assert_eq!(logits.shape, [2, 10]);
     assert!(logits.data.iter().all(|v| v.is_finite()) && logits.data.iter().any(|v| *v != 0.0));
 
+    // The int8 program, for review.
+    let code = ok(&["rust", spec, "--int8", "--name", "V2Int8"]);
+    assert!(code.contains("pub struct V2Int8") && code.contains("k8::conv2d(") && code.contains("k8::depthwise("));
+
     // A float weights file where the int8 model goes.
     let e = fails(&["run", spec, "--quantized", weights, "--input", input, "--output", y.to_str().unwrap()]);
     assert!(e.contains("is not a mobilenet-rs int8 model"), "{e}");

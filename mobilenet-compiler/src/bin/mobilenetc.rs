@@ -84,6 +84,9 @@ enum Command {
         /// The unfused program (one kernel per IR node).
         #[arg(long)]
         unfused: bool,
+        /// The int8 program (`precision = int8`).
+        #[arg(long, conflicts_with = "unfused")]
+        int8: bool,
     },
     /// Run the reference interpreter on a batch of images (the integer one with `--quantized`).
     Run {
@@ -239,7 +242,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 Some(pass) => print!("{}", passes::optimize_until(&graph, pass)?),
             }
         }
-        Command::Rust { spec, name, unfused } => {
+        Command::Rust { spec, name, unfused, int8 } => {
             if syn::parse_str::<syn::Ident>(&name).is_err() {
                 return Err(format!("--name `{name}` is not a Rust identifier (a type name such as MobileNetV2)"));
             }
@@ -247,6 +250,13 @@ fn run(cli: Cli) -> Result<(), String> {
             let mut options = codegen::Options::new(name);
             if unfused {
                 options.fusion = codegen::Fusion::Off;
+            }
+            if int8 {
+                let tokens = codegen::generate_int8(&spec, &options).map_err(|e| e.to_string())?;
+                let file =
+                    syn::parse2::<syn::File>(tokens).map_err(|e| format!("generated code does not parse: {e}"))?;
+                print!("{}", prettyplease::unparse(&file));
+                return Ok(());
             }
             print!("{}", codegen::generate(&spec, &options).map_err(|e| e.to_string())?.pretty());
         }
