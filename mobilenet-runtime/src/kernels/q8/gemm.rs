@@ -575,7 +575,7 @@ mod x86 {
         const LANES: usize = 8;
 
         fn mr(nv: usize) -> usize {
-            if nv == 1 { 6 } else { 4 }
+            if nv == 1 { 12 } else { 6 }
         }
 
         fn nv(panels: usize) -> usize {
@@ -587,8 +587,8 @@ mod x86 {
             // SAFETY: the caller's contract; each function's rows are at most its `mr`.
             unsafe {
                 match nv {
-                    1 => by_rows!(avx2, rows, 1, t, count, [1 2 3 4 5 6]),
-                    _ => by_rows!(avx2, rows, 2, t, count, [1 2 3 4]),
+                    1 => by_rows!(avx2, rows, 1, t, count, [1 2 3 4 5 6 7 8 9 10 11 12]),
+                    _ => by_rows!(avx2, rows, 2, t, count, [1 2 3 4 5 6]),
                 }
             }
         }
@@ -608,6 +608,47 @@ mod x86 {
         a
     }
 
+    /// Bytes of a row's inputs widened at a time (even: pairs do not straddle
+    /// chunks).
+    const KC: usize = 512;
+
+    /// Rows `0..MR` of `k` bytes from `x` (rows `k` apart), bytes `k0..k0 +
+    /// len` of each, zero-extended to i16 into `buf` (rows `len.div_ceil(2)`
+    /// pairs apart; an odd last pair's high half is zero).
+    ///
+    /// # Safety
+    /// The rows' bytes are in bounds; `len <= KC`, `MR <= 12`.
+    #[inline(always)]
+    unsafe fn widen<const MR: usize>(x: *const u8, k: usize, k0: usize, len: usize, buf: &mut [i16; 12 * KC]) {
+        let stride = len.next_multiple_of(2);
+        // SAFETY: chunks of 16 and 8 bytes are read within a row's `len` bytes, the tail byte by byte;
+        // writes stay within `MR * stride <= 12 * KC` values.
+        unsafe {
+            for r in 0..MR {
+                let src = x.add(r * k + k0);
+                let dst = buf.as_mut_ptr().add(r * stride);
+                let mut i = 0;
+                while i + 16 <= len {
+                    let v = _mm256_cvtepu8_epi16(_mm_loadu_si128(src.add(i).cast()));
+                    _mm256_storeu_si256(dst.add(i).cast(), v);
+                    i += 16;
+                }
+                if i + 8 <= len {
+                    let v = _mm_cvtepu8_epi16(_mm_loadl_epi64(src.add(i).cast()));
+                    _mm_storeu_si128(dst.add(i).cast(), v);
+                    i += 8;
+                }
+                while i < len {
+                    *dst.add(i) = *src.add(i) as i16;
+                    i += 1;
+                }
+                if stride > len {
+                    *dst.add(len) = 0;
+                }
+            }
+        }
+    }
+
     /// An `MR x NV` tile with `vpmaddwd` on inputs and weights widened to
     /// i16 (exact: no pair of products reaches the i32 range).
     ///
@@ -618,9 +659,10 @@ mod x86 {
     unsafe fn avx2<const MR: usize, const NV: usize, const F32: bool>(t: &Tile, count: usize) {
         let mut t = *t;
         let out_size = if F32 { 4 } else { 1 };
+        let mut buf = [0i16; 12 * KC];
         for _ in 0..count {
             // SAFETY: tile by tile, the caller's contract.
-            unsafe { avx2_tile::<MR, NV, F32>(&t) };
+            unsafe { avx2_tile::<MR, NV, F32>(&t, &mut buf) };
             t.x = t.x.wrapping_add(MR * t.k);
             t.y = t.y.wrapping_add(MR * t.ldc * out_size);
             if !t.res.is_null() {
@@ -629,48 +671,58 @@ mod x86 {
         }
     }
 
-    /// One tile of [`avx2`], inlined into it.
+    /// One tile of [`avx2`], inlined into it: chunks of `KC` inputs of its
+    /// rows are widened to i16 pairs in `buf`, which the inner loop
+    /// broadcasts from memory (a load, no shuffle) into `vpmaddwd`.
     ///
     /// # Safety
     /// As [`Micro::tile`] for one tile.
     #[inline(always)]
-    unsafe fn avx2_tile<const MR: usize, const NV: usize, const F32: bool>(t: &Tile) {
-        // SAFETY: every pointer stays within the tile's rows and panels (the caller's contract): pairs of inputs
-        // are read within a row's `k` bytes, an odd last one alone; partial vectors go through stack copies.
+    unsafe fn avx2_tile<const MR: usize, const NV: usize, const F32: bool>(t: &Tile, buf: &mut [i16; 12 * KC]) {
+        // SAFETY: every pointer stays within the tile's rows and panels (the caller's contract): inputs are
+        // widened within each row's `k` bytes, weights read for the `k.div_ceil(2)` pairs packed (zero past
+        // `k`); partial vectors go through stack copies.
         unsafe {
             let cols: [usize; NV] = core::array::from_fn(|v| t.cols.saturating_sub(v * 8).min(8));
             let mut acc = [[_mm256_setzero_si256(); NV]; MR];
-            for v in 0..NV {
-                let b = _mm256_loadu_si256(load8(t.bias.add(v * 8), cols[v]).as_ptr().cast());
-                for row in acc.iter_mut() {
-                    row[v] = b;
+            unroll12!(v, {
+                if v < NV {
+                    let b = _mm256_loadu_si256(load8(t.bias.add(v * 8), cols[v]).as_ptr().cast());
+                    unroll12!(r, {
+                        if r < MR {
+                            acc[r][v] = b;
+                        }
+                    });
                 }
-            }
-            let pairs = t.k / 2;
+            });
             let mut w = t.w;
-            let mut x = t.x;
-            for _ in 0..pairs {
-                let wv: [__m256i; NV] =
-                    core::array::from_fn(|v| _mm256_cvtepi8_epi16(_mm_loadu_si128(w.add(v * t.pstride).cast())));
-                for (r, row) in acc.iter_mut().enumerate() {
-                    let two = _mm_set1_epi16(read_unaligned(x.add(r * t.k).cast::<i16>()));
-                    let xb = _mm256_cvtepu8_epi16(two);
-                    for v in 0..NV {
-                        row[v] = _mm256_add_epi32(row[v], _mm256_madd_epi16(xb, wv[v]));
-                    }
+            let mut k0 = 0;
+            while k0 < t.k {
+                let len = KC.min(t.k - k0);
+                widen::<MR>(t.x, t.k, k0, len, buf);
+                let pairs = len.div_ceil(2);
+                let mut x = buf.as_ptr().cast::<i32>();
+                for _ in 0..pairs {
+                    let mut wv = [_mm256_setzero_si256(); NV];
+                    unroll12!(v, {
+                        if v < NV {
+                            wv[v] = _mm256_cvtepi8_epi16(_mm_loadu_si128(w.add(v * t.pstride).cast()));
+                        }
+                    });
+                    unroll12!(r, {
+                        if r < MR {
+                            let xb = _mm256_set1_epi32(*x.add(r * pairs));
+                            unroll12!(v, {
+                                if v < NV {
+                                    acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(xb, wv[v]));
+                                }
+                            });
+                        }
+                    });
+                    w = w.add(16);
+                    x = x.add(1);
                 }
-                w = w.add(16);
-                x = x.add(2);
-            }
-            if !t.k.is_multiple_of(2) {
-                let wv: [__m256i; NV] =
-                    core::array::from_fn(|v| _mm256_cvtepi8_epi16(_mm_loadu_si128(w.add(v * t.pstride).cast())));
-                for (r, row) in acc.iter_mut().enumerate() {
-                    let xb = _mm256_set1_epi32(*x.add(r * t.k) as i32);
-                    for v in 0..NV {
-                        row[v] = _mm256_add_epi32(row[v], _mm256_madd_epi16(xb, wv[v]));
-                    }
-                }
+                k0 += len;
             }
             if F32 {
                 let y = t.y.cast::<f32>();
