@@ -2,7 +2,8 @@
 //! from the specs in `../specs`, fused (the product) and, in [`unfused`],
 //! one kernel per IR node (the baseline the benchmarks compare with); and
 //! torchvision's MobileNetV2, whose trained ImageNet weights are in
-//! `models/mobilenet_v2_imagenet` ([`TorchvisionMobileNetV2`]).
+//! `models/mobilenet_v2_imagenet` ([`TorchvisionMobileNetV2`]), also in int8
+//! ([`TorchvisionMobileNetV2Int8`], and v1/v2 in [`int8`]).
 
 use mobilenet_macros::mobilenet;
 
