@@ -185,6 +185,7 @@ mod x86 {
     use core::arch::x86_64::*;
 
     use super::{ConvGeom, MAX_KERNEL, Rows};
+    use crate::kernels::q8::avx2::{load_f32, load_i32, load_u8, store_u8};
     use crate::kernels::q8::{MAGIC, MAGIC_BITS, Requant};
 
     /// The scalars of a requantization.
@@ -692,22 +693,8 @@ mod x86 {
         }
     }
 
-    /// Up to 8 values from `p` (`n` of them), the rest zero.
-    ///
-    /// # Safety
-    /// `p` is valid for reads of `min(n, 8)` values.
-    #[inline(always)]
-    unsafe fn load8<T: Copy + Default>(p: *const T, n: usize) -> [T; 8] {
-        let mut a = [T::default(); 8];
-        for (i, v) in a.iter_mut().enumerate().take(n) {
-            // SAFETY: `i < n` (the caller's contract).
-            *v = unsafe { *p.add(i) };
-        }
-        a
-    }
-
     // SAFETY (of every method): callers pass pointers valid for the lanes
-    // they name and run with AVX2; partial vectors go through stack copies.
+    // they name and run with AVX2 (partial vectors: see `q8::avx2`).
     impl V for __m256i {
         const L: usize = 8;
         #[inline(always)]
@@ -723,18 +710,12 @@ mod x86 {
         #[inline(always)]
         unsafe fn load_part(p: *const i32, cols: usize) -> Self {
             // SAFETY: `cols` lanes at `p`.
-            unsafe { _mm256_loadu_si256(load8(p, cols).as_ptr().cast()) }
+            unsafe { load_i32(p, cols) }
         }
         #[inline(always)]
         unsafe fn load_x(p: *const u8, cols: usize) -> Self {
             // SAFETY: `cols` bytes at `p`.
-            unsafe {
-                if cols == 8 {
-                    _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.cast()))
-                } else {
-                    _mm256_cvtepu8_epi32(_mm_loadl_epi64(load8(p, cols).as_ptr().cast()))
-                }
-            }
+            unsafe { _mm256_cvtepu8_epi32(load_u8(p, cols)) }
         }
         #[inline(always)]
         unsafe fn madd(acc: Self, x: Self, w: Self) -> Self {
@@ -750,9 +731,9 @@ mod x86 {
         unsafe fn store(acc: Self, mult: *const f32, res: *const u8, k: &Consts, y: *mut u8, cols: usize) {
             // SAFETY: `cols` lanes at `mult`, `res` and `y`.
             unsafe {
-                let mut f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(load8(mult, cols).as_ptr()));
+                let mut f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), load_f32(mult, cols));
                 if !res.is_null() {
-                    let rb = _mm_loadl_epi64(load8(res, cols).as_ptr().cast());
+                    let rb = load_u8(res, cols);
                     let rv = _mm256_sub_epi32(_mm256_cvtepu8_epi32(rb), _mm256_set1_epi32(k.rzp));
                     f = _mm256_add_ps(f, _mm256_mul_ps(_mm256_cvtepi32_ps(rv), _mm256_set1_ps(k.rmult)));
                 }
@@ -762,14 +743,7 @@ mod x86 {
                 let q = _mm256_sub_epi32(r, _mm256_set1_epi32(MAGIC_BITS - k.zp));
                 // Lanes are in 0..=255: pack to 16 bits, then bytes, without saturating.
                 let q16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256::<1>(q));
-                let q8 = _mm_packus_epi16(q16, q16);
-                if cols == 8 {
-                    _mm_storel_epi64(y.cast(), q8);
-                } else {
-                    let mut tmp = [0u8; 16];
-                    _mm_storeu_si128(tmp.as_mut_ptr().cast(), q8);
-                    core::ptr::copy_nonoverlapping(tmp.as_ptr(), y, cols);
-                }
+                store_u8(y, _mm_packus_epi16(q16, q16), cols);
             }
         }
     }

@@ -380,6 +380,7 @@ mod x86 {
     use core::ptr::read_unaligned;
 
     use super::{Micro, Tile};
+    use crate::kernels::q8::avx2::{load_f32, load_i32, load_u8, store_u8};
     use crate::kernels::q8::{MAGIC, MAGIC_BITS};
 
     /// `rows` as the const `MR` of `$f::<MR, NV, F32>` for each listed row
@@ -594,20 +595,6 @@ mod x86 {
         }
     }
 
-    /// Up to 8 values from `p` (`n` of them), the rest zero.
-    ///
-    /// # Safety
-    /// `p` is valid for reads of `min(n, 8)` values.
-    #[inline(always)]
-    unsafe fn load8<T: Copy + Default>(p: *const T, n: usize) -> [T; 8] {
-        let mut a = [T::default(); 8];
-        for (i, v) in a.iter_mut().enumerate().take(n) {
-            // SAFETY: `i < n` (the caller's contract).
-            *v = unsafe { *p.add(i) };
-        }
-        a
-    }
-
     /// Bytes of a row's inputs widened at a time (even: pairs do not straddle
     /// chunks).
     const KC: usize = 512;
@@ -617,16 +604,17 @@ mod x86 {
     /// pairs apart; an odd last pair's high half is zero).
     ///
     /// # Safety
-    /// The rows' bytes are in bounds; `len <= KC`, `MR <= 12`.
+    /// The rows' bytes are in bounds; `buf` is valid for writes of `12 *
+    /// KC` values; `len <= KC`, `MR <= 12`.
     #[inline(always)]
-    unsafe fn widen<const MR: usize>(x: *const u8, k: usize, k0: usize, len: usize, buf: &mut [i16; 12 * KC]) {
+    unsafe fn widen<const MR: usize>(x: *const u8, k: usize, k0: usize, len: usize, buf: *mut i16) {
         let stride = len.next_multiple_of(2);
         // SAFETY: chunks of 16 and 8 bytes are read within a row's `len` bytes, the tail byte by byte;
         // writes stay within `MR * stride <= 12 * KC` values.
         unsafe {
             for r in 0..MR {
                 let src = x.add(r * k + k0);
-                let dst = buf.as_mut_ptr().add(r * stride);
+                let dst = buf.add(r * stride);
                 let mut i = 0;
                 while i + 16 <= len {
                     let v = _mm256_cvtepu8_epi16(_mm_loadu_si128(src.add(i).cast()));
@@ -659,10 +647,12 @@ mod x86 {
     unsafe fn avx2<const MR: usize, const NV: usize, const F32: bool>(t: &Tile, count: usize) {
         let mut t = *t;
         let out_size = if F32 { 4 } else { 1 };
-        let mut buf = [0i16; 12 * KC];
+        // Not zeroed: `widen` writes every value a tile reads (zeroing 12 KB per call cost up to a third of a
+        // small-`k` GEMM, whose calls cover only a band of rows).
+        let mut buf = core::mem::MaybeUninit::<[i16; 12 * KC]>::uninit();
         for _ in 0..count {
             // SAFETY: tile by tile, the caller's contract.
-            unsafe { avx2_tile::<MR, NV, F32>(&t, &mut buf) };
+            unsafe { avx2_tile::<MR, NV, F32>(&t, buf.as_mut_ptr().cast::<i16>()) };
             t.x = t.x.wrapping_add(MR * t.k);
             t.y = t.y.wrapping_add(MR * t.ldc * out_size);
             if !t.res.is_null() {
@@ -676,18 +666,19 @@ mod x86 {
     /// broadcasts from memory (a load, no shuffle) into `vpmaddwd`.
     ///
     /// # Safety
-    /// As [`Micro::tile`] for one tile.
+    /// As [`Micro::tile`] for one tile; `buf` is valid for reads and writes
+    /// of `12 * KC` values.
     #[inline(always)]
-    unsafe fn avx2_tile<const MR: usize, const NV: usize, const F32: bool>(t: &Tile, buf: &mut [i16; 12 * KC]) {
+    unsafe fn avx2_tile<const MR: usize, const NV: usize, const F32: bool>(t: &Tile, buf: *mut i16) {
         // SAFETY: every pointer stays within the tile's rows and panels (the caller's contract): inputs are
         // widened within each row's `k` bytes, weights read for the `k.div_ceil(2)` pairs packed (zero past
-        // `k`); partial vectors go through stack copies.
+        // `k`); partial vectors are masked (`q8::avx2`).
         unsafe {
             let cols: [usize; NV] = core::array::from_fn(|v| t.cols.saturating_sub(v * 8).min(8));
             let mut acc = [[_mm256_setzero_si256(); NV]; MR];
             unroll12!(v, {
                 if v < NV {
-                    let b = _mm256_loadu_si256(load8(t.bias.add(v * 8), cols[v]).as_ptr().cast());
+                    let b = load_i32(t.bias.add(v * 8), cols[v]);
                     unroll12!(r, {
                         if r < MR {
                             acc[r][v] = b;
@@ -701,7 +692,7 @@ mod x86 {
                 let len = KC.min(t.k - k0);
                 widen::<MR>(t.x, t.k, k0, len, buf);
                 let pairs = len.div_ceil(2);
-                let mut x = buf.as_ptr().cast::<i32>();
+                let mut x = buf.cast_const().cast::<i32>();
                 for _ in 0..pairs {
                     let mut wv = [_mm256_setzero_si256(); NV];
                     unroll12!(v, {
@@ -727,7 +718,7 @@ mod x86 {
             if F32 {
                 let y = t.y.cast::<f32>();
                 for v in 0..NV {
-                    let s = _mm256_loadu_ps(load8(t.mult.add(v * 8), cols[v]).as_ptr());
+                    let s = load_f32(t.mult.add(v * 8), cols[v]);
                     for (r, row) in acc.iter().enumerate() {
                         let f = _mm256_mul_ps(_mm256_cvtepi32_ps(row[v]), s);
                         let dst = y.add(r * t.ldc + v * 8);
@@ -749,16 +740,12 @@ mod x86 {
             let rzp = _mm256_set1_epi32(t.rzp);
             let rmult = _mm256_set1_ps(t.rmult);
             for v in 0..NV {
-                let m = _mm256_loadu_ps(load8(t.mult.add(v * 8), cols[v]).as_ptr());
+                let m = load_f32(t.mult.add(v * 8), cols[v]);
                 for (r, row) in acc.iter().enumerate() {
                     let at = r * t.ldc + v * 8;
                     let mut f = _mm256_mul_ps(_mm256_cvtepi32_ps(row[v]), m);
                     if !t.res.is_null() {
-                        let rb = if cols[v] == 8 {
-                            _mm_loadl_epi64(t.res.add(at).cast())
-                        } else {
-                            _mm_loadl_epi64(load8(t.res.add(at), cols[v]).as_ptr().cast())
-                        };
+                        let rb = load_u8(t.res.add(at), cols[v]);
                         let rv = _mm256_sub_epi32(_mm256_cvtepu8_epi32(rb), rzp);
                         f = _mm256_add_ps(f, _mm256_mul_ps(_mm256_cvtepi32_ps(rv), rmult));
                     }
@@ -767,14 +754,7 @@ mod x86 {
                     // Lanes are in 0..=255: pack to 16 bits, then bytes, without saturating.
                     let q16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256::<1>(q));
                     let q8 = _mm_packus_epi16(q16, q16);
-                    let dst = t.y.add(at);
-                    if cols[v] == 8 {
-                        _mm_storel_epi64(dst.cast(), q8);
-                    } else {
-                        let mut tmp = [0u8; 16];
-                        _mm_storeu_si128(tmp.as_mut_ptr().cast(), q8);
-                        core::ptr::copy_nonoverlapping(tmp.as_ptr(), dst, cols[v]);
-                    }
+                    store_u8(t.y.add(at), q8, cols[v]);
                 }
             }
         }

@@ -12,6 +12,8 @@
 //! are packed per instruction set by [`pack_gemm`] and [`pack_depthwise`]
 //! into caller-provided slices.
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 mod dw;
 mod gemm;
 mod isa;
