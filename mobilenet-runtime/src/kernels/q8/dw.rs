@@ -35,16 +35,23 @@ pub fn depthwise_packed_len(isa: QIsa, taps: usize, c: usize) -> usize {
     }
 }
 
-/// `i32`s of the second copy of 3x3 weights that the AVX-512 VNNI kernel
-/// reads for blocks of 64 channels (0 for other instruction sets or tap
-/// counts; the last block padded with zeros): per block, `[kx = 3][j = 4][16]` dwords, dword `d = 4 * l
-/// + i` of vector `j` holding channel `16 * l + 4 * j + i`'s weights of
-/// rows `ky = 0, 1, 2` in its bytes 0, 1, 2 (byte 3 zero), the order in
-/// which the kernel interleaves 3 input rows (`vpunpck{l,h}bw`, then
-/// `vpunpck{l,h}wd`) to feed `vpdpbusd`.
+/// `i32`s of the second copy of 3x3 weights that the 3x3 kernels read (0
+/// for other tap counts or the portable kernel):
+///
+/// * AVX-512 VNNI, per block of 64 channels (the last padded with zeros):
+///   `[kx = 3][j = 4][16]` dwords, dword `d = 4 * l + i` of vector `j`
+///   holding channel `16 * l + 4 * j + i`'s weights of rows `ky = 0, 1, 2`
+///   in its bytes 0, 1, 2 (byte 3 zero), the order in which the kernel
+///   interleaves 3 input rows (`vpunpck{l,h}bw`, then `vpunpck{l,h}wd`) to
+///   feed `vpdpbusd`;
+/// * AVX2, per whole block of 8 channels: `[kx = 3][2][8]` dwords, the
+///   first vector holding rows 0 and 1 as an i16 pair (`w0 | w1 << 16`),
+///   the second row 2 (high half zero), for `vpmaddwd` with an input
+///   column whose rows 0 and 1 are interleaved the same way.
 const fn tap_packed_len(isa: QIsa, taps: usize, c: usize) -> usize {
     match (isa.0, taps) {
         (Kind::Avx512Vnni, 9) => c.div_ceil(64) * 192,
+        (Kind::Avx2, 9) => c / 8 * 48,
         _ => 0,
     }
 }
@@ -75,12 +82,26 @@ pub fn pack_depthwise(isa: QIsa, w: &[i8], taps: usize, c: usize, out: &mut [i32
         }
     }
     let base = c.next_multiple_of(l) * (taps + 1);
+    let tap = |ky: usize, kx: usize, ch: usize| w[(ky * 3 + kx) * c + ch];
+    if isa.0 == Kind::Avx2 {
+        for blk in 0..tap_packed_len(isa, taps, c) / 48 {
+            for kx in 0..3 {
+                for lane in 0..8 {
+                    let ch = blk * 8 + lane;
+                    let at = base + blk * 48 + kx * 16 + lane;
+                    out[at] = (tap(0, kx, ch) as u16 as u32 | (tap(1, kx, ch) as u16 as u32) << 16) as i32;
+                    out[at + 8] = tap(2, kx, ch) as u16 as i32;
+                }
+            }
+        }
+        return;
+    }
     for blk in 0..tap_packed_len(isa, taps, c) / 192 {
         for kx in 0..3 {
             for j in 0..4 {
                 for d in 0..16 {
                     let ch = blk * 64 + 16 * (d / 4) + 4 * j + d % 4;
-                    let b = |ky: usize| if ch < c { w[(ky * 3 + kx) * c + ch] as u8 as u32 } else { 0 };
+                    let b = |ky: usize| if ch < c { tap(ky, kx, ch) as u8 as u32 } else { 0 };
                     let v = b(0) | b(1) << 8 | b(2) << 16;
                     out[base + blk * 192 + (kx * 4 + j) * 16 + d] = v as i32;
                 }
@@ -139,6 +160,13 @@ pub fn depthwise(
 }
 
 type Rows = core::ops::Range<usize>;
+
+/// `0..len` in the fewest spans of at most `max` (`>= 1`), as `(start, len)`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn spans(len: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
+    let n = len.div_ceil(max);
+    (0..n).map(move |i| (i * len / n, (i + 1) * len / n - i * len / n))
+}
 
 /// Output rows `rows` of the portable kernel; `y` and the residual start at
 /// row `rows.start`.
@@ -520,6 +548,115 @@ mod x86 {
         }
     }
 
+    /// Bytes of input columns [`taps3_avx2`] keeps in L1 at a time.
+    const L1_SPAN: usize = 16 * 1024;
+
+    /// 3x3 kernels on AVX2, horizontal stride `S`, on the first `blocks`
+    /// blocks of 8 channels: an input column's rows 0 and 1 are interleaved
+    /// into i16 pairs and its row 2 widened to dwords once, and shared by
+    /// the (up to 3) output pixels whose windows hold the column; each
+    /// `vpmaddwd` then sums two rows' taps of 8 channels (a window takes 6,
+    /// where the general path takes 9 and widens each of its 9 inputs per
+    /// output). A column outside the image, and a row outside it, read `zp`.
+    ///
+    /// # Safety
+    /// As [`run`]; `g` is 3x3, `blocks <= c / 8`, `w` holds the weights of
+    /// [`super::tap_packed_len`]; the CPU has AVX2.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2")]
+    unsafe fn taps3_avx2<const S: usize>(
+        g: &ConvGeom,
+        blocks: usize,
+        rows: Rows,
+        x: &[u8],
+        zp: i32,
+        w: &[i32],
+        bias: &[i32],
+        q: &Requant<'_>,
+        y: &mut [u8],
+    ) {
+        let c = g.cin;
+        let base = c.next_multiple_of(8) * 10;
+        let k = Consts {
+            zp: q.zp,
+            lo: q.lo,
+            hi: q.hi,
+            rzp: q.residual.map_or(0, |r| r.zp),
+            rmult: q.residual.map_or(0.0, |r| r.mult),
+        };
+        let res = q.residual.map_or(core::ptr::null(), |r| r.x.as_ptr());
+        let (xp, wp, mp, yp) = (x.as_ptr(), w.as_ptr(), q.mult.as_ptr(), y.as_mut_ptr());
+        let first = rows.start;
+        // SAFETY: inputs are read at pixels inside the image, 8 channels of a whole block below `c`; weights
+        // within the blocks `pack_depthwise` writes (`c / 8` of them, and the sums of the first layout); bias,
+        // multipliers, outputs and residual at those channels of the pixels of `rows`: all within the lengths
+        // `depthwise` checked.
+        unsafe {
+            let zpb = _mm_set1_epi8(zp as u8 as i8);
+            let zcol = [_mm256_cvtepu8_epi16(_mm_unpacklo_epi8(zpb, zpb)), _mm256_cvtepu8_epi32(zpb)];
+            let zpv = _mm256_set1_epi32(zp);
+            for oy in rows {
+                let mut rowp = [core::ptr::null::<u8>(); 3];
+                for (ky, r) in rowp.iter_mut().enumerate() {
+                    let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
+                    if iy >= 0 && (iy as usize) < g.h {
+                        *r = xp.add(iy as usize * g.w * c);
+                    }
+                }
+                let out_row = (oy - first) * g.ow * c;
+                // Spans of outputs whose input columns (3 rows of all channels) stay in L1 while every block
+                // passes over them: one sweep of a whole row per block read 56x56x96 from L2 eight times.
+                let span = (L1_SPAN / (3 * S * c)).max(8);
+                for (ox0, oxs) in super::spans(g.ow, span) {
+                    for blk in 0..blocks {
+                        let c0 = blk * 8;
+                        let wb = wp.add(base + blk * 48);
+                        let wv: [[__m256i; 2]; 3] = core::array::from_fn(|kx| {
+                            core::array::from_fn(|h| _mm256_loadu_si256(wb.add((kx * 2 + h) * 8).cast()))
+                        });
+                        let sums = _mm256_loadu_si256(wp.add((blk * 10 + 9) * 8).cast());
+                        let b0 = _mm256_sub_epi32(
+                            _mm256_loadu_si256(bias.as_ptr().add(c0).cast()),
+                            _mm256_mullo_epi32(zpv, sums),
+                        );
+                        let row = |r: *const u8, ix: usize| {
+                            if r.is_null() { zpb } else { _mm_loadl_epi64(r.add(ix * c + c0).cast()) }
+                        };
+                        let col = |ix: isize| {
+                            if ix < 0 || ix as usize >= g.w {
+                                zcol
+                            } else {
+                                let ix = ix as usize;
+                                let (r0, r1, r2) = (row(rowp[0], ix), row(rowp[1], ix), row(rowp[2], ix));
+                                [_mm256_cvtepu8_epi16(_mm_unpacklo_epi8(r0, r1)), _mm256_cvtepu8_epi32(r2)]
+                            }
+                        };
+                        let mut ix = (ox0 * S) as isize - g.pad_left as isize;
+                        let (mut v0, mut v1, mut v2) = (col(ix), col(ix + 1), col(ix + 2));
+                        for ox in ox0..ox0 + oxs {
+                            if ox > ox0 {
+                                ix += S as isize;
+                                if S == 1 {
+                                    (v0, v1, v2) = (v1, v2, col(ix + 2));
+                                } else {
+                                    (v0, v1, v2) = (v2, col(ix + 1), col(ix + 2));
+                                }
+                            }
+                            let mut acc = b0;
+                            for (v, wk) in [v0, v1, v2].iter().zip(&wv) {
+                                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(v[0], wk[0]));
+                                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(v[1], wk[1]));
+                            }
+                            let at = out_row + ox * c + c0;
+                            let rr = if res.is_null() { res } else { res.add(at) };
+                            <__m256i as V>::store(acc, mp.add(c0), rr, &k, yp.add(at), 8);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// [`run`] for the kernel sizes with weights in registers, else any.
     ///
     /// # Safety
@@ -599,7 +736,17 @@ mod x86 {
         y: &mut [u8],
     ) {
         // SAFETY: the caller's contract; this function's features are the vector type's.
-        unsafe { sizes::<__m256i>(g, 0, rows, x, zp, w, bias, q, y) }
+        unsafe {
+            let blocks = if g.kh == 3 && g.kw == 3 { g.cin / 8 } else { 0 };
+            match g.sw {
+                1 if blocks > 0 => taps3_avx2::<1>(g, blocks, rows.clone(), x, zp, w, bias, q, y),
+                2 if blocks > 0 => taps3_avx2::<2>(g, blocks, rows.clone(), x, zp, w, bias, q, y),
+                _ => return sizes::<__m256i>(g, 0, rows, x, zp, w, bias, q, y),
+            }
+            if blocks * 8 < g.cin {
+                sizes::<__m256i>(g, blocks, rows, x, zp, w, bias, q, y);
+            }
+        }
     }
 
     /// `acc + x * w` (pairs of i16 products) with `vpdpwssd`: the
