@@ -595,6 +595,10 @@ mod x86 {
         }
     }
 
+    /// Inputs per row up to which a tile widens its inputs as it goes rather
+    /// than through a buffer.
+    const SMALL_K: usize = 64;
+
     /// Bytes of a row's inputs widened at a time (even: pairs do not straddle
     /// chunks).
     const KC: usize = 512;
@@ -688,6 +692,33 @@ mod x86 {
             });
             let mut w = t.w;
             let mut k0 = 0;
+            if t.k <= SMALL_K && t.k.is_multiple_of(2) {
+                // Few inputs per row: each pair is widened in scalar registers as it is broadcast. Through `buf`,
+                // every broadcast read a value just stored, and the tile's widening was a large part of its work.
+                let mut x = t.x;
+                for _ in 0..t.k / 2 {
+                    let mut wv = [_mm256_setzero_si256(); NV];
+                    unroll12!(v, {
+                        if v < NV {
+                            wv[v] = _mm256_cvtepi8_epi16(_mm_loadu_si128(w.add(v * t.pstride).cast()));
+                        }
+                    });
+                    unroll12!(r, {
+                        if r < MR {
+                            let p = read_unaligned(x.add(r * t.k).cast::<u16>()) as u32;
+                            let xb = _mm256_set1_epi32(((p & 0xFF) | (p & 0xFF00) << 8) as i32);
+                            unroll12!(v, {
+                                if v < NV {
+                                    acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(xb, wv[v]));
+                                }
+                            });
+                        }
+                    });
+                    w = w.add(16);
+                    x = x.add(2);
+                }
+                k0 = t.k;
+            }
             while k0 < t.k {
                 let len = KC.min(t.k - k0);
                 widen::<MR>(t.x, t.k, k0, len, buf);
