@@ -665,6 +665,41 @@ mod x86 {
         }
     }
 
+    /// One pair of inputs into an `MR x NV` tile: `acc[r][v] += xb(r) *`
+    /// the pair's weights of panel `v` (16 bytes at `w`, panels `pstride`
+    /// apart), with `xb(r)` row `r`'s pair of inputs as i16 in every dword.
+    ///
+    /// # Safety
+    /// The panels' 16 bytes at `w` are in bounds; `xb` reads within bounds;
+    /// the CPU has AVX2.
+    #[inline(always)]
+    unsafe fn pair_step<const MR: usize, const NV: usize>(
+        acc: &mut [[__m256i; NV]; MR],
+        w: *const i8,
+        pstride: usize,
+        xb: impl Fn(usize) -> __m256i,
+    ) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            let mut wv = [_mm256_setzero_si256(); NV];
+            unroll12!(v, {
+                if v < NV {
+                    wv[v] = _mm256_cvtepi8_epi16(_mm_loadu_si128(w.add(v * pstride).cast()));
+                }
+            });
+            unroll12!(r, {
+                if r < MR {
+                    let xb = xb(r);
+                    unroll12!(v, {
+                        if v < NV {
+                            acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(xb, wv[v]));
+                        }
+                    });
+                }
+            });
+        }
+    }
+
     /// One tile of [`avx2`], inlined into it: chunks of `KC` inputs of its
     /// rows are widened to i16 pairs in `buf`, which the inner loop
     /// broadcasts from memory (a load, no shuffle) into `vpmaddwd`.
@@ -697,22 +732,9 @@ mod x86 {
                 // every broadcast read a value just stored, and the tile's widening was a large part of its work.
                 let mut x = t.x;
                 for _ in 0..t.k / 2 {
-                    let mut wv = [_mm256_setzero_si256(); NV];
-                    unroll12!(v, {
-                        if v < NV {
-                            wv[v] = _mm256_cvtepi8_epi16(_mm_loadu_si128(w.add(v * t.pstride).cast()));
-                        }
-                    });
-                    unroll12!(r, {
-                        if r < MR {
-                            let p = read_unaligned(x.add(r * t.k).cast::<u16>()) as u32;
-                            let xb = _mm256_set1_epi32(((p & 0xFF) | (p & 0xFF00) << 8) as i32);
-                            unroll12!(v, {
-                                if v < NV {
-                                    acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(xb, wv[v]));
-                                }
-                            });
-                        }
+                    pair_step(&mut acc, w, t.pstride, |r| {
+                        let p = read_unaligned(x.add(r * t.k).cast::<u16>()) as u32;
+                        _mm256_set1_epi32(((p & 0xFF) | (p & 0xFF00) << 8) as i32)
                     });
                     w = w.add(16);
                     x = x.add(2);
@@ -725,22 +747,7 @@ mod x86 {
                 let pairs = len.div_ceil(2);
                 let mut x = buf.cast_const().cast::<i32>();
                 for _ in 0..pairs {
-                    let mut wv = [_mm256_setzero_si256(); NV];
-                    unroll12!(v, {
-                        if v < NV {
-                            wv[v] = _mm256_cvtepi8_epi16(_mm_loadu_si128(w.add(v * t.pstride).cast()));
-                        }
-                    });
-                    unroll12!(r, {
-                        if r < MR {
-                            let xb = _mm256_set1_epi32(*x.add(r * pairs));
-                            unroll12!(v, {
-                                if v < NV {
-                                    acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(xb, wv[v]));
-                                }
-                            });
-                        }
-                    });
+                    pair_step(&mut acc, w, t.pstride, |r| _mm256_set1_epi32(*x.add(r * pairs)));
                     w = w.add(16);
                     x = x.add(1);
                 }
