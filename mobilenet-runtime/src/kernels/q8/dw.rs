@@ -161,13 +161,6 @@ pub fn depthwise(
 
 type Rows = core::ops::Range<usize>;
 
-/// `0..len` in the fewest spans of at most `max` (`>= 1`), as `(start, len)`.
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-fn spans(len: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
-    let n = len.div_ceil(max);
-    (0..n).map(move |i| (i * len / n, (i + 1) * len / n - i * len / n))
-}
-
 /// Output rows `rows` of the portable kernel; `y` and the residual start at
 /// row `rows.start`.
 #[allow(clippy::too_many_arguments)]
@@ -214,7 +207,7 @@ mod x86 {
 
     use super::{ConvGeom, MAX_KERNEL, Rows};
     use crate::kernels::q8::avx2::{load_f32, load_i32, load_u8, store_u8};
-    use crate::kernels::q8::{MAGIC, MAGIC_BITS, Requant};
+    use crate::kernels::q8::{MAGIC, MAGIC_BITS, Requant, even};
 
     /// The scalars of a requantization.
     #[derive(Clone, Copy)]
@@ -247,6 +240,21 @@ mod x86 {
         /// Requantizes `acc` with `cols` multipliers from `mult` (and the
         /// residual from `res` unless null) and stores `cols` bytes at `y`.
         unsafe fn store(acc: Self, mult: *const f32, res: *const u8, k: &Consts, y: *mut u8, cols: usize);
+    }
+
+    /// The first pixel of each of the `kh` (`<= N`) input rows that output
+    /// row `oy`'s windows read, null for a row outside the image (and past
+    /// `kh`).
+    #[inline(always)]
+    fn input_rows<const N: usize>(g: &ConvGeom, x: *const u8, oy: usize, kh: usize) -> [*const u8; N] {
+        let mut rows = [core::ptr::null(); N];
+        for (ky, r) in rows.iter_mut().enumerate().take(kh) {
+            let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
+            if iy >= 0 && (iy as usize) < g.h {
+                *r = x.wrapping_add(iy as usize * g.w * g.cin);
+            }
+        }
+        rows
     }
 
     /// Output rows `rows` for vectors `T`, with the weights of a `K x K`
@@ -290,13 +298,7 @@ mod x86 {
         unsafe {
             let zpv = T::splat(zp);
             for oy in rows {
-                let mut rowp = [core::ptr::null::<u8>(); MAX_KERNEL];
-                for (ky, r) in rowp.iter_mut().enumerate().take(kh) {
-                    let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
-                    if iy >= 0 && (iy as usize) < g.h {
-                        *r = xp.add(iy as usize * g.w * c);
-                    }
-                }
+                let rowp = input_rows::<MAX_KERNEL>(g, xp, oy, kh);
                 let rows_inside = rowp[..kh].iter().all(|r| !r.is_null());
                 let out_row = (oy - first) * g.ow * c;
                 for cb in cb0..c.div_ceil(T::L) {
@@ -472,13 +474,7 @@ mod x86 {
                         if ch < c { (bias[ch].wrapping_sub(zp.wrapping_mul(sums(ch))), q.mult[ch]) } else { (0, 0.0) };
                 }
                 for oy in rows.clone() {
-                    let mut rowp = [core::ptr::null::<u8>(); 3];
-                    for (ky, r) in rowp.iter_mut().enumerate() {
-                        let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
-                        if iy >= 0 && (iy as usize) < g.h {
-                            *r = xp.add(iy as usize * g.w * c);
-                        }
-                    }
+                    let rowp = input_rows::<3>(g, xp, oy, 3);
                     let out_row = (oy - first) * g.ow * c;
                     for blk in 0..n / 64 {
                         let c0 = chunk0 + blk * 64;
@@ -596,18 +592,12 @@ mod x86 {
             let zcol = [_mm256_cvtepu8_epi16(_mm_unpacklo_epi8(zpb, zpb)), _mm256_cvtepu8_epi32(zpb)];
             let zpv = _mm256_set1_epi32(zp);
             for oy in rows {
-                let mut rowp = [core::ptr::null::<u8>(); 3];
-                for (ky, r) in rowp.iter_mut().enumerate() {
-                    let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
-                    if iy >= 0 && (iy as usize) < g.h {
-                        *r = xp.add(iy as usize * g.w * c);
-                    }
-                }
+                let rowp = input_rows::<3>(g, xp, oy, 3);
                 let out_row = (oy - first) * g.ow * c;
                 // Spans of outputs whose input columns (3 rows of all channels) stay in L1 while every block
                 // passes over them: one sweep of a whole row per block read 56x56x96 from L2 eight times.
                 let span = (L1_SPAN / (3 * S * c)).max(8);
-                for (ox0, oxs) in super::spans(g.ow, span) {
+                for (ox0, oxs) in even(0, g.ow, span) {
                     for blk in 0..blocks {
                         let c0 = blk * 8;
                         let wb = wp.add(base + blk * 48);

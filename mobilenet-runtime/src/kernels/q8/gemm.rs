@@ -18,7 +18,7 @@
 //! contiguous), and requantize the tile as they store it.
 
 use super::isa::{Kind, QIsa};
-use super::{Requant, requant_run};
+use super::{Requant, even, requant_run};
 use crate::exec::Exec;
 use crate::kernels::par;
 
@@ -359,16 +359,6 @@ unsafe fn drive<M: Micro, const F32: bool>(m: usize, n: usize, t: &Tile) {
             }
         }
     }
-}
-
-/// `len` items from `start` in the fewest pieces of at most `max`, sized
-/// within one of each other (no last tile of one row).
-fn even(start: usize, len: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
-    let pieces = len.div_ceil(max.max(1));
-    (0..pieces).map(move |i| {
-        let (a, b) = (i * len / pieces, (i + 1) * len / pieces);
-        (start + a, b - a)
-    })
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -69,6 +69,17 @@ impl<'a> Requant<'a> {
     }
 }
 
+/// `len` items from `start` in the fewest pieces of at most `max`, sized
+/// within one of each other (no last tile of one row), as `(start, len)`:
+/// the GEMM's blocks of rows, the depthwise kernels' spans of outputs.
+pub(super) fn even(start: usize, len: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
+    let pieces = len.div_ceil(max.max(1));
+    (0..pieces).map(move |i| {
+        let (a, b) = (i * len / pieces, (i + 1) * len / pieces);
+        (start + a, b - a)
+    })
+}
+
 /// `1.5 * 2^23`: adding it to an `f32` of magnitude below `2^22` rounds it
 /// to an integer (ties to even, the default rounding) held in the low bits
 /// of the sum's representation.

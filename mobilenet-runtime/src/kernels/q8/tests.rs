@@ -270,6 +270,28 @@ fn depthwise_sums(g: &ConvGeom, x: &[u8], zp: i32, w: &[i8], bias: &[i32]) -> Ve
     acc
 }
 
+/// Random inputs, weights, bias and requantization (with a residual for odd
+/// `variant`s) for depthwise `g` with input zero point `zp`: the kernel of
+/// `isa` on every executor equals the definition.
+fn check_depthwise(exec: &[Box<dyn Exec>], r: &mut Rng, isa: QIsa, g: &ConvGeom, zp: i32, variant: usize) {
+    let (c, taps) = (g.cin, g.kh * g.kw);
+    let fill = [Fill::Random, Fill::Extreme, Fill::Max][variant % 3];
+    let x = bytes(r, g.h * g.w * c, fill).into_boxed_slice();
+    let w = weights(r, taps * c, fill);
+    let bias: Vec<i32> = (0..c).map(|_| r.range(-20_000, 20_000)).collect();
+    let len = g.oh * g.ow * c;
+    let q = Q::random(r, c, len, variant % 2 == 1, variant);
+    let mut packed = vec![0i32; depthwise_packed_len(isa, taps, c)];
+    pack_depthwise(isa, &w, taps, c, &mut packed);
+    let acc = depthwise_sums(g, &x, zp, &w, &bias);
+    let want: Vec<u8> = (0..len).map(|i| q.apply(i, i % c, acc[i])).collect();
+    for e in exec {
+        let mut y = vec![0u8; len];
+        depthwise(&**e, isa, g, &x, zp, &packed, &bias, &q.requant(), &mut y);
+        assert_eq!(y, want, "{isa} {g:?} threads {}", e.threads());
+    }
+}
+
 #[test]
 fn depthwise_matches_definition() {
     let exec = execs();
@@ -300,27 +322,12 @@ fn depthwise_matches_definition() {
                     for pad in pads {
                         let Some(g) = geom(h, wd, c, k, s, pad) else { continue };
                         variant += 1;
-                        let fill = [Fill::Random, Fill::Extreme, Fill::Max][variant % 3];
-                        let x = bytes(&mut r, h * wd * c, fill).into_boxed_slice();
                         let zp = match variant % 4 {
                             0 => 0,
                             1 => 255,
                             _ => r.range(0, 255),
                         };
-                        let taps = k[0] * k[1];
-                        let w = weights(&mut r, taps * c, fill);
-                        let bias: Vec<i32> = (0..c).map(|_| r.range(-20_000, 20_000)).collect();
-                        let len = g.oh * g.ow * c;
-                        let q = Q::random(&mut r, c, len, variant % 2 == 1, variant);
-                        let mut packed = vec![0i32; depthwise_packed_len(isa, taps, c)];
-                        pack_depthwise(isa, &w, taps, c, &mut packed);
-                        let acc = depthwise_sums(&g, &x, zp, &w, &bias);
-                        let want: Vec<u8> = (0..len).map(|i| q.apply(i, i % c, acc[i])).collect();
-                        for e in &exec {
-                            let mut y = vec![0u8; len];
-                            depthwise(&**e, isa, &g, &x, zp, &packed, &bias, &q.requant(), &mut y);
-                            assert_eq!(y, want, "{isa} {g:?} threads {}", e.threads());
-                        }
+                        check_depthwise(&exec, &mut r, isa, &g, zp, variant);
                     }
                 }
             }
@@ -483,10 +490,13 @@ fn isa_names_round_trip() {
     assert_eq!(QIsa::by_name("avx512"), None);
 }
 
-/// The AVX-512 VNNI 3x3 path over whole blocks of 64 channels (and its
-/// 16-channel tail): several blocks, more than its 1024 channels of permuted
-/// bias at a time, both horizontal strides it takes and the strides it
-/// leaves to the general path, every padding, with and without a residual.
+/// The 3x3 paths over many channels: AVX-512 VNNI's whole blocks of 64
+/// (and its 16-channel tail), several blocks, more than its 1024 channels
+/// of permuted bias at a time; AVX2's blocks of 8 in several spans of
+/// outputs (its spans are 8 outputs wide at 1088 channels, 14 at 192 with
+/// stride 2, against rows of up to 37); both horizontal strides they take
+/// and the strides they leave to the general path, every padding, with and
+/// without a residual.
 #[test]
 fn depthwise_3x3_blocks_of_64() {
     let exec = execs();
@@ -502,22 +512,8 @@ fn depthwise_3x3_blocks_of_64() {
                         if c == 1088 && variant % 4 != 0 {
                             continue;
                         }
-                        let fill = [Fill::Random, Fill::Extreme, Fill::Max][variant % 3];
-                        let x = bytes(&mut r, h * wd * c, fill).into_boxed_slice();
                         let zp = [0, 255, r.range(0, 255)][variant % 3];
-                        let w = weights(&mut r, 9 * c, fill);
-                        let bias: Vec<i32> = (0..c).map(|_| r.range(-20_000, 20_000)).collect();
-                        let len = g.oh * g.ow * c;
-                        let q = Q::random(&mut r, c, len, variant % 2 == 1, variant);
-                        let mut packed = vec![0i32; depthwise_packed_len(isa, 9, c)];
-                        pack_depthwise(isa, &w, 9, c, &mut packed);
-                        let acc = depthwise_sums(&g, &x, zp, &w, &bias);
-                        let want: Vec<u8> = (0..len).map(|i| q.apply(i, i % c, acc[i])).collect();
-                        for e in &exec {
-                            let mut y = vec![0u8; len];
-                            depthwise(&**e, isa, &g, &x, zp, &packed, &bias, &q.requant(), &mut y);
-                            assert_eq!(y, want, "{isa} {g:?} threads {}", e.threads());
-                        }
+                        check_depthwise(&exec, &mut r, isa, &g, zp, variant);
                     }
                 }
             }
