@@ -149,6 +149,7 @@ fn gemm(isa: QIsa, m: usize, k: usize, n: usize, x: &[u8], w: &[i8], bias: &[i32
     let mut t = Tile {
         x: x.as_ptr(),
         k,
+        xw: core::ptr::null(),
         w: w.as_ptr(),
         pstride: kp * shape(isa).0,
         bias: bias.as_ptr(),
@@ -252,6 +253,10 @@ struct Tile {
     /// The tile's first input row; rows are `k` bytes apart.
     x: *const u8,
     k: usize,
+    /// Null, or the tile's inputs already in the form the micro-kernel
+    /// reads them (AVX2: i16 pairs, rows `k.div_ceil(2)` dwords apart), made
+    /// once per band by [`Micro::stage`].
+    xw: *const i32,
     /// The tile's first panel; panels are `pstride` bytes apart.
     w: *const i8,
     pstride: usize,
@@ -293,6 +298,21 @@ trait Micro {
     /// multipliers, residual and outputs are in bounds; the CPU has the
     /// instructions.
     unsafe fn tile<const F32: bool>(rows: usize, nv: usize, t: &Tile, count: usize);
+
+    /// Space for one band's staged inputs.
+    type Stage;
+
+    /// An uninitialized [`Micro::Stage`].
+    fn stage_space() -> core::mem::MaybeUninit<Self::Stage>;
+
+    /// The `rows` input rows from `x` (`k` bytes each, `k` apart) in the
+    /// form the tiles read best, written once into `space` for every panel
+    /// group of a band to read, or null where the tiles read `x` itself
+    /// (see [`Tile::xw`]).
+    ///
+    /// # Safety
+    /// The rows are in bounds; the CPU has the instructions.
+    unsafe fn stage(x: *const u8, k: usize, rows: usize, space: &mut core::mem::MaybeUninit<Self::Stage>) -> *const i32;
 }
 
 /// Bytes of packed weights up to which every panel stays in L1 and each
@@ -335,13 +355,24 @@ unsafe fn drive<M: Micro, const F32: bool>(m: usize, n: usize, t: &Tile) {
     // inputs and outputs stay in L1 while every panel group passes over
     // them); otherwise as many rows as keep their inputs in L2, so that each
     // weight is read from memory once per block.
-    let mc = if panels * t.pstride <= L1_WEIGHTS {
+    let banded = panels * t.pstride <= L1_WEIGHTS;
+    let mc = if banded {
         BAND_TILES * mr
     } else {
         let mc = (L2_ROWS / t.k.max(1) / mr).max(1) * mr;
         if m <= mc + mc / 4 { m } else { mc }
     };
+    let mut space = M::stage_space();
     for (m0, mlen) in even(0, m, mc) {
+        // SAFETY: the block's rows are within the product (the caller's contract).
+        let xw = if banded { unsafe { M::stage(t.x.wrapping_add(m0 * t.k), t.k, mlen, &mut space) } } else { core::ptr::null() };
+        let tile_at = |r: usize, p: usize, np: usize| {
+            let mut tile = tile_at(r, p, np);
+            if !xw.is_null() {
+                tile.xw = xw.wrapping_add((r - m0) * t.k.div_ceil(2));
+            }
+            tile
+        };
         // The block in the fewest tiles of at most `mr` rows, sized within
         // one of each other (no last tile of one row): `big` tiles of `s`
         // rows, then tiles of `s - 1`.
@@ -367,6 +398,7 @@ use x86::{Avx2, Vnni};
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use core::arch::x86_64::*;
+    use core::mem::MaybeUninit;
     use core::ptr::read_unaligned;
 
     use super::{Micro, Tile};
@@ -419,6 +451,17 @@ mod x86 {
                     _ => by_rows!(vnni, rows, 4, t, count, [1 2 3 4 5 6]),
                 }
             }
+        }
+
+        /// `vpdpbusd` takes the bytes as they are.
+        type Stage = ();
+
+        fn stage_space() -> MaybeUninit<()> {
+            MaybeUninit::uninit()
+        }
+
+        unsafe fn stage(_: *const u8, _: usize, _: usize, _: &mut MaybeUninit<()>) -> *const i32 {
+            core::ptr::null()
         }
     }
 
@@ -583,6 +626,43 @@ mod x86 {
                 }
             }
         }
+
+        type Stage = [i16; STAGE];
+
+        fn stage_space() -> MaybeUninit<[i16; STAGE]> {
+            MaybeUninit::uninit()
+        }
+
+        /// A band whose rows fit [`STAGE`] is widened here once, not once
+        /// per panel group and tile: an expansion (`k` = 16..64, `n` = 6k)
+        /// has `n / 16` groups, and widening each pair as it was broadcast
+        /// (five scalar and vector instructions per row and pair) cost as
+        /// much as its multiply-adds.
+        unsafe fn stage(x: *const u8, k: usize, rows: usize, space: &mut MaybeUninit<[i16; STAGE]>) -> *const i32 {
+            let stride = k.next_multiple_of(2);
+            if rows * stride > STAGE || k > KC {
+                return core::ptr::null();
+            }
+            let buf = space.as_mut_ptr().cast::<i16>();
+            // SAFETY: the rows are in bounds (the caller's contract), `rows * stride <= STAGE` values are written;
+            // `Avx2` exists only where the CPU has AVX2.
+            unsafe { widen_rows(rows, x, k, 0, k, buf) };
+            buf.cast_const().cast()
+        }
+    }
+
+    /// i16 values of a band's staged inputs: 16 KB, which stays in L1 while
+    /// the band's tiles read it.
+    const STAGE: usize = 8 * 1024;
+
+    /// [`widen`] as its own AVX2 function, for [`Avx2::stage`].
+    ///
+    /// # Safety
+    /// As [`widen`].
+    #[target_feature(enable = "avx2")]
+    unsafe fn widen_rows(rows: usize, x: *const u8, k: usize, k0: usize, len: usize, buf: *mut i16) {
+        // SAFETY: the caller's contract.
+        unsafe { widen(rows, x, k, k0, len, buf) }
     }
 
     /// Inputs per row up to which a tile widens its inputs as it goes rather
@@ -593,20 +673,20 @@ mod x86 {
     /// chunks).
     const KC: usize = 512;
 
-    /// Rows `0..MR` of `k` bytes from `x` (rows `k` apart), bytes `k0..k0 +
-    /// len` of each, zero-extended to i16 into `buf` (rows `len.div_ceil(2)`
-    /// pairs apart; an odd last pair's high half is zero).
+    /// Rows `0..rows` of `k` bytes from `x` (rows `k` apart), bytes `k0..k0
+    /// + len` of each, zero-extended to i16 into `buf` (rows
+    /// `len.div_ceil(2)` pairs apart; an odd last pair's high half is zero).
     ///
     /// # Safety
-    /// The rows' bytes are in bounds; `buf` is valid for writes of `12 *
-    /// KC` values; `len <= KC`, `MR <= 12`.
+    /// The rows' bytes are in bounds; `buf` is valid for writes of `rows *
+    /// len.next_multiple_of(2)` values; the CPU has AVX2.
     #[inline(always)]
-    unsafe fn widen<const MR: usize>(x: *const u8, k: usize, k0: usize, len: usize, buf: *mut i16) {
+    unsafe fn widen(rows: usize, x: *const u8, k: usize, k0: usize, len: usize, buf: *mut i16) {
         let stride = len.next_multiple_of(2);
         // SAFETY: chunks of 16 and 8 bytes are read within a row's `len` bytes, the tail byte by byte;
-        // writes stay within `MR * stride <= 12 * KC` values.
+        // writes stay within `rows * stride` values.
         unsafe {
-            for r in 0..MR {
+            for r in 0..rows {
                 let src = x.add(r * k + k0);
                 let dst = buf.add(r * stride);
                 let mut i = 0;
@@ -648,6 +728,9 @@ mod x86 {
             // SAFETY: tile by tile, the caller's contract.
             unsafe { avx2_tile::<MR, NV, F32>(&t, buf.as_mut_ptr().cast::<i16>()) };
             t.x = t.x.wrapping_add(MR * t.k);
+            if !t.xw.is_null() {
+                t.xw = t.xw.wrapping_add(MR * t.k.div_ceil(2));
+            }
             t.y = t.y.wrapping_add(MR * t.ldc * out_size);
             if !t.res.is_null() {
                 t.res = t.res.wrapping_add(MR * t.ldc);
@@ -717,7 +800,17 @@ mod x86 {
             });
             let mut w = t.w;
             let mut k0 = 0;
-            if t.k <= SMALL_K && t.k.is_multiple_of(2) {
+            if !t.xw.is_null() {
+                // Inputs staged for the whole band.
+                let pairs = t.k.div_ceil(2);
+                let mut x = t.xw;
+                for _ in 0..pairs {
+                    pair_step(&mut acc, w, t.pstride, |r| _mm256_set1_epi32(*x.add(r * pairs)));
+                    w = w.add(16);
+                    x = x.add(1);
+                }
+                k0 = t.k;
+            } else if t.k <= SMALL_K && t.k.is_multiple_of(2) {
                 // Few inputs per row: each pair is widened in scalar registers as it is broadcast. Through `buf`,
                 // every broadcast read a value just stored, and the tile's widening was a large part of its work.
                 let mut x = t.x;
@@ -733,7 +826,7 @@ mod x86 {
             }
             while k0 < t.k {
                 let len = KC.min(t.k - k0);
-                widen::<MR>(t.x, t.k, k0, len, buf);
+                widen(MR, t.x, t.k, k0, len, buf);
                 let pairs = len.div_ceil(2);
                 let mut x = buf.cast_const().cast::<i32>();
                 for _ in 0..pairs {
@@ -761,30 +854,49 @@ mod x86 {
                 }
                 return;
             }
-            let lo = _mm256_set1_ps((t.lo - t.zp) as f32);
+            // The requantization of `q8::requant_scalar`, rearranged to fewer instructions with the same bits:
+            // only the upper clamp is done on floats (so that `vcvtps2dq` cannot overflow to a large positive
+            // value), then rounding (ties to even, as the definition's magic-number add), the zero point added
+            // with i16 saturation, and the lower clamp by saturating to bytes and `vpmaxub`. A value below the
+            // lower bound stays below it through each saturation; in range, every step is exact.
             let hi = _mm256_set1_ps((t.hi - t.zp) as f32);
-            let magic = _mm256_set1_ps(MAGIC);
-            let unbias = _mm256_set1_epi32(MAGIC_BITS - t.zp);
+            let zp = _mm256_set1_epi16(t.zp as i16);
+            let (lo8, hi8) = (_mm_set1_epi8(t.lo as u8 as i8), _mm_set1_epi8(t.hi as u8 as i8));
             let rzp = _mm256_set1_epi32(t.rzp);
             let rmult = _mm256_set1_ps(t.rmult);
-            for v in 0..NV {
-                let m = load_f32(t.mult.add(v * 8), cols[v]);
-                for (r, row) in acc.iter().enumerate() {
-                    let at = r * t.ldc + v * 8;
-                    let mut f = _mm256_mul_ps(_mm256_cvtepi32_ps(row[v]), m);
-                    if !t.res.is_null() {
-                        let rb = load_u8(t.res.add(at), cols[v]);
-                        let rv = _mm256_sub_epi32(_mm256_cvtepu8_epi32(rb), rzp);
-                        f = _mm256_add_ps(f, _mm256_mul_ps(_mm256_cvtepi32_ps(rv), rmult));
+            // Dwords 0 and 4 (each lane's first) then 1 and 5: the bytes of `vpackuswb` on two packed vectors
+            // in output order.
+            let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+            let m: [__m256; NV] = core::array::from_fn(|v| load_f32(t.mult.add(v * 8), cols[v]));
+            let width = cols.iter().sum::<usize>();
+            unroll12!(r, {
+                if r < MR {
+                    let row = t.y.add(r * t.ldc);
+                    let mut q = [_mm256_setzero_si256(); NV];
+                    unroll12!(v, {
+                        if v < NV {
+                            let mut f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][v]), m[v]);
+                            if !t.res.is_null() {
+                                let rb = load_u8(t.res.add(r * t.ldc + v * 8), cols[v]);
+                                let rv = _mm256_sub_epi32(_mm256_cvtepu8_epi32(rb), rzp);
+                                f = _mm256_add_ps(f, _mm256_mul_ps(_mm256_cvtepi32_ps(rv), rmult));
+                            }
+                            q[v] = _mm256_cvtps_epi32(_mm256_min_ps(f, hi));
+                        }
+                    });
+                    let w = _mm256_adds_epi16(_mm256_packs_epi32(q[0], q[NV - 1]), zp);
+                    let b = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w, w), order);
+                    let b = _mm_min_epu8(_mm_max_epu8(_mm256_castsi256_si128(b), lo8), hi8);
+                    if width == 16 {
+                        _mm_storeu_si128(row.cast(), b);
+                    } else {
+                        store_u8(row, b, cols[0]);
+                        if NV == 2 && cols[1] > 0 {
+                            store_u8(row.add(8), _mm_unpackhi_epi64(b, b), cols[1]);
+                        }
                     }
-                    let f = _mm256_min_ps(_mm256_max_ps(f, lo), hi);
-                    let q = _mm256_sub_epi32(_mm256_castps_si256(_mm256_add_ps(f, magic)), unbias);
-                    // Lanes are in 0..=255: pack to 16 bits, then bytes, without saturating.
-                    let q16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256::<1>(q));
-                    let q8 = _mm_packus_epi16(q16, q16);
-                    store_u8(t.y.add(at), q8, cols[v]);
                 }
-            }
+            });
         }
     }
 }
