@@ -227,10 +227,14 @@ fn main() {
         rows.push(Row { name: "tv_v2_1.0_224 (trained)", macs: 300.8e6, f32_ms: m[0], int8_ms: m[1], litert: None });
     }
     println!();
-    let peak = mobilenet_runtime::kernels::peak_int8_gmac_per_s();
-    eprintln!("one core's int8 peak (vpdpbusd): {}", peak.map_or("no VNNI".into(), |p| format!("{p:.0} GMAC/s")));
+    let peak = mobilenet_runtime::kernels::peak_int8_gmac_per_s(o.qisa);
+    eprintln!(
+        "one core's int8 peak with the {} kernels' instructions: {}",
+        o.qisa,
+        peak.map_or("-".into(), |p| format!("{p:.0} GMAC/s"))
+    );
     println!(
-        "| model | threads | ours f32 ms | ours int8 ms | int8 / f32 | LiteRT int8 ms | LiteRT f32 ms | ours int8 / LiteRT int8 | int8 % of VNNI peak |"
+        "| model | threads | ours f32 ms | ours int8 ms | int8 / f32 | LiteRT int8 ms | LiteRT f32 ms | ours int8 / LiteRT int8 | int8 % of int8 peak |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for r in rows {

@@ -99,11 +99,13 @@ pub fn peak_gfma_per_s() -> f64 {
     peak::measure(Isa::detect())
 }
 
-/// One core's int8 multiply-accumulate rate in GMAC/s with AVX-512 VNNI
-/// (`vpdpbusd`, register-resident, ~0.2 s), or `None` without it.
+/// One core's int8 multiply-accumulate rate in GMAC/s with the
+/// instructions of the int8 kernels `isa` (VNNI `vpdpbusd`, AVX2
+/// `vpmaddwd` + `vpaddd`; register-resident, ~0.2 s), or `None` for the
+/// portable ones.
 #[cfg(feature = "std")]
-pub fn peak_int8_gmac_per_s() -> Option<f64> {
-    peak::measure_int8()
+pub fn peak_int8_gmac_per_s(isa: q8::QIsa) -> Option<f64> {
+    peak::measure_int8(isa)
 }
 
 #[cfg(feature = "std")]

@@ -80,20 +80,48 @@ unsafe fn vnni(iters: usize) -> i32 {
     _mm512_reduce_add_epi32(s)
 }
 
-/// One core's int8 multiply-accumulate rate with AVX-512 VNNI, if the CPU
-/// has it, measured like [`measure`].
-pub(super) fn measure_int8() -> Option<f64> {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512bw") {
-        let iters = 20_000_000;
-        let mut best = f64::MAX;
-        for _ in 0..3 {
-            let t = std::time::Instant::now();
-            // SAFETY: the features were detected just above.
-            std::hint::black_box(unsafe { vnni(std::hint::black_box(iters)) });
-            best = best.min(t.elapsed().as_secs_f64());
+/// 12 independent chains of AVX2 `vpmaddwd` + `vpaddd` (16 exact i16
+/// multiply-adds per pair): what the AVX2 int8 kernels are built on. Each
+/// chain multiplies its own accumulator, so that the products cannot be
+/// hoisted out of the loop.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn madd_pairs(iters: usize) -> i32 {
+    use core::arch::x86_64::*;
+    let mut acc: [__m256i; 12] = core::array::from_fn(|i| _mm256_set1_epi32(i as i32 + 1));
+    let b = _mm256_set1_epi16(3);
+    for _ in 0..iters {
+        for x in &mut acc {
+            *x = _mm256_add_epi32(*x, _mm256_madd_epi16(*x, b));
         }
-        return Some((iters * 12 * 64) as f64 / best / 1e9);
     }
-    None
+    let mut s = _mm256_setzero_si256();
+    for x in acc {
+        s = _mm256_add_epi32(s, x);
+    }
+    _mm256_extract_epi32::<0>(s)
+}
+
+/// One core's int8 multiply-accumulate rate in GMAC/s with the instructions
+/// the int8 kernels of `isa` are built on (VNNI: `vpdpbusd`; AVX2:
+/// `vpmaddwd` + `vpaddd`), register-resident, measured like [`measure`];
+/// `None` for the portable kernels.
+pub(super) fn measure_int8(isa: super::q8::QIsa) -> Option<f64> {
+    use super::q8::isa::Kind;
+    let (macs, f): (usize, unsafe fn(usize) -> i32) = match isa.0 {
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx512Vnni => (64, vnni),
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx2 => (16, madd_pairs),
+        _ => return None,
+    };
+    let iters = 20_000_000;
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let t = std::time::Instant::now();
+        // SAFETY: holding `isa` proves its instructions exist.
+        std::hint::black_box(unsafe { f(std::hint::black_box(iters)) });
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Some((iters * 12 * macs) as f64 / best / 1e9)
 }

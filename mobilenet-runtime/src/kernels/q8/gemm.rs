@@ -312,7 +312,8 @@ trait Micro {
     ///
     /// # Safety
     /// The rows are in bounds; the CPU has the instructions.
-    unsafe fn stage(x: *const u8, k: usize, rows: usize, space: &mut core::mem::MaybeUninit<Self::Stage>) -> *const i32;
+    unsafe fn stage(x: *const u8, k: usize, rows: usize, space: &mut core::mem::MaybeUninit<Self::Stage>)
+    -> *const i32;
 }
 
 /// Bytes of packed weights up to which every panel stays in L1 and each
@@ -365,7 +366,11 @@ unsafe fn drive<M: Micro, const F32: bool>(m: usize, n: usize, t: &Tile) {
     let mut space = M::stage_space();
     for (m0, mlen) in even(0, m, mc) {
         // SAFETY: the block's rows are within the product (the caller's contract).
-        let xw = if banded { unsafe { M::stage(t.x.wrapping_add(m0 * t.k), t.k, mlen, &mut space) } } else { core::ptr::null() };
+        let xw = if banded {
+            unsafe { M::stage(t.x.wrapping_add(m0 * t.k), t.k, mlen, &mut space) }
+        } else {
+            core::ptr::null()
+        };
         let tile_at = |r: usize, p: usize, np: usize| {
             let mut tile = tile_at(r, p, np);
             if !xw.is_null() {

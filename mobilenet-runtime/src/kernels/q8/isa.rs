@@ -8,12 +8,12 @@ use core::fmt;
 /// last three check the CPU, so holding a `QIsa` means its instructions are
 /// available.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct QIsa(pub(super) Kind);
+pub struct QIsa(pub(crate) Kind);
 
 // Without `std` the x86 kinds exist only where the build enables them.
 #[cfg_attr(not(feature = "std"), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(super) enum Kind {
+pub(crate) enum Kind {
     /// Plain Rust (what the compiler makes of it for the build's target).
     Portable,
     /// x86-64 AVX2: u8 and i8 widened to i16, `vpmaddwd` (exact) into i32.

@@ -16,7 +16,7 @@
 mod avx2;
 mod dw;
 mod gemm;
-mod isa;
+pub(crate) mod isa;
 
 #[cfg(test)]
 mod tests;
