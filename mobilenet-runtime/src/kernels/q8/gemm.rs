@@ -365,8 +365,8 @@ unsafe fn drive<M: Micro, const F32: bool>(m: usize, n: usize, t: &Tile) {
     };
     let mut space = M::stage_space();
     for (m0, mlen) in even(0, m, mc) {
-        // SAFETY: the block's rows are within the product (the caller's contract).
         let xw = if banded {
+            // SAFETY: the block's rows are within the product (the caller's contract).
             unsafe { M::stage(t.x.wrapping_add(m0 * t.k), t.k, mlen, &mut space) }
         } else {
             core::ptr::null()
