@@ -206,7 +206,7 @@ mod x86 {
     use core::arch::x86_64::*;
 
     use super::{ConvGeom, MAX_KERNEL, Rows};
-    use crate::kernels::q8::avx2::{load_f32, load_i32, load_u8, store_u8};
+    use crate::kernels::q8::avx2::{Requantizer, load_f32, load_i32, load_u8, store_u8};
     use crate::kernels::q8::{MAGIC, MAGIC_BITS, Requant, even};
 
     /// The scalars of a requantization.
@@ -547,22 +547,25 @@ mod x86 {
     /// Bytes of input columns [`taps3_avx2`] keeps in L1 at a time.
     const L1_SPAN: usize = 16 * 1024;
 
-    /// 3x3 kernels on AVX2, horizontal stride `S`, on the first `blocks`
-    /// blocks of 8 channels: an input column's rows 0 and 1 are interleaved
-    /// into i16 pairs and its row 2 widened to dwords once, and shared by
-    /// the (up to 3) output pixels whose windows hold the column; each
-    /// `vpmaddwd` then sums two rows' taps of 8 channels (a window takes 6,
-    /// where the general path takes 9 and widens each of its 9 inputs per
-    /// output). A column outside the image, and a row outside it, read `zp`.
+    /// 3x3 kernels on AVX2, horizontal stride `S`, on the `blocks` of 8
+    /// channels, `NB` (1 or 2) at a time: an input column's rows
+    /// 0 and 1 are interleaved into i16 pairs and its row 2 widened to
+    /// dwords once, and shared by the (up to 3) output pixels whose windows
+    /// hold the column; each `vpmaddwd` then sums two rows' taps of 8
+    /// channels (a window takes 6, where the general path takes 9 and
+    /// widens each of its 9 inputs per output). Two blocks at a time read
+    /// each row's 16 bytes with one load and requantize the pair with one
+    /// packing and store. A column outside the image, and a row outside it,
+    /// read `zp`.
     ///
     /// # Safety
-    /// As [`run`]; `g` is 3x3, `blocks <= c / 8`, `w` holds the weights of
-    /// [`super::tap_packed_len`]; the CPU has AVX2.
+    /// As [`run`]; `g` is 3x3, `blocks.end <= c / 8`, `blocks.len()` a multiple of `NB`, `w`
+    /// holds the weights of [`super::tap_packed_len`]; the CPU has AVX2.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2")]
-    unsafe fn taps3_avx2<const S: usize>(
+    unsafe fn taps3_avx2<const S: usize, const NB: usize>(
         g: &ConvGeom,
-        blocks: usize,
+        blocks: core::ops::Range<usize>,
         rows: Rows,
         x: &[u8],
         zp: i32,
@@ -571,25 +574,22 @@ mod x86 {
         q: &Requant<'_>,
         y: &mut [u8],
     ) {
+        const { assert!(NB == 1 || NB == 2, "one or two blocks at a time") };
         let c = g.cin;
         let base = c.next_multiple_of(8) * 10;
-        let k = Consts {
-            zp: q.zp,
-            lo: q.lo,
-            hi: q.hi,
-            rzp: q.residual.map_or(0, |r| r.zp),
-            rmult: q.residual.map_or(0.0, |r| r.mult),
-        };
         let res = q.residual.map_or(core::ptr::null(), |r| r.x.as_ptr());
         let (xp, wp, mp, yp) = (x.as_ptr(), w.as_ptr(), q.mult.as_ptr(), y.as_mut_ptr());
         let first = rows.start;
-        // SAFETY: inputs are read at pixels inside the image, 8 channels of a whole block below `c`; weights
-        // within the blocks `pack_depthwise` writes (`c / 8` of them, and the sums of the first layout); bias,
-        // multipliers, outputs and residual at those channels of the pixels of `rows`: all within the lengths
-        // `depthwise` checked.
+        // SAFETY: inputs are read at pixels inside the image, `8 * NB` channels of whole blocks below `c`;
+        // weights within the blocks `pack_depthwise` writes (`c / 8` of them, and the sums of the first layout);
+        // bias, multipliers, outputs and residual at those channels of the pixels of `rows`: all within the
+        // lengths `depthwise` checked.
         unsafe {
+            let rq =
+                Requantizer::new(q.zp, q.lo, q.hi, q.residual.map_or(0, |r| r.zp), q.residual.map_or(0.0, |r| r.mult));
             let zpb = _mm_set1_epi8(zp as u8 as i8);
             let zcol = [_mm256_cvtepu8_epi16(_mm_unpacklo_epi8(zpb, zpb)), _mm256_cvtepu8_epi32(zpb)];
+            let zcols = [zcol; NB];
             let zpv = _mm256_set1_epi32(zp);
             for oy in rows {
                 let rowp = input_rows::<3>(g, xp, oy, 3);
@@ -598,27 +598,47 @@ mod x86 {
                 // passes over them: one sweep of a whole row per block read 56x56x96 from L2 eight times.
                 let span = (L1_SPAN / (3 * S * c)).max(8);
                 for (ox0, oxs) in even(0, g.ow, span) {
-                    for blk in 0..blocks {
+                    for blk in blocks.clone().step_by(NB) {
                         let c0 = blk * 8;
-                        let wb = wp.add(base + blk * 48);
-                        let wv: [[__m256i; 2]; 3] = core::array::from_fn(|kx| {
-                            core::array::from_fn(|h| _mm256_loadu_si256(wb.add((kx * 2 + h) * 8).cast()))
+                        let wv: [[[__m256i; 2]; 3]; NB] = core::array::from_fn(|b| {
+                            let wb = wp.add(base + (blk + b) * 48);
+                            core::array::from_fn(|kx| {
+                                core::array::from_fn(|h| _mm256_loadu_si256(wb.add((kx * 2 + h) * 8).cast()))
+                            })
                         });
-                        let sums = _mm256_loadu_si256(wp.add((blk * 10 + 9) * 8).cast());
-                        let b0 = _mm256_sub_epi32(
-                            _mm256_loadu_si256(bias.as_ptr().add(c0).cast()),
-                            _mm256_mullo_epi32(zpv, sums),
-                        );
+                        let b0: [__m256i; NB] = core::array::from_fn(|b| {
+                            let sums = _mm256_loadu_si256(wp.add(((blk + b) * 10 + 9) * 8).cast());
+                            _mm256_sub_epi32(
+                                _mm256_loadu_si256(bias.as_ptr().add(c0 + b * 8).cast()),
+                                _mm256_mullo_epi32(zpv, sums),
+                            )
+                        });
+                        let mult: [__m256; NB] = core::array::from_fn(|b| _mm256_loadu_ps(mp.add(c0 + b * 8)));
+                        // Row `r`'s bytes of the blocks at column `ix` (the low 8 for one block).
                         let row = |r: *const u8, ix: usize| {
-                            if r.is_null() { zpb } else { _mm_loadl_epi64(r.add(ix * c + c0).cast()) }
+                            if r.is_null() {
+                                zpb
+                            } else if NB == 2 {
+                                _mm_loadu_si128(r.add(ix * c + c0).cast())
+                            } else {
+                                _mm_loadl_epi64(r.add(ix * c + c0).cast())
+                            }
                         };
                         let col = |ix: isize| {
                             if ix < 0 || ix as usize >= g.w {
-                                zcol
+                                zcols
                             } else {
                                 let ix = ix as usize;
                                 let (r0, r1, r2) = (row(rowp[0], ix), row(rowp[1], ix), row(rowp[2], ix));
-                                [_mm256_cvtepu8_epi16(_mm_unpacklo_epi8(r0, r1)), _mm256_cvtepu8_epi32(r2)]
+                                let mut v =
+                                    [[_mm256_cvtepu8_epi16(_mm_unpacklo_epi8(r0, r1)), _mm256_cvtepu8_epi32(r2)]; NB];
+                                if NB == 2 {
+                                    v[NB - 1] = [
+                                        _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(r0, r1)),
+                                        _mm256_cvtepu8_epi32(_mm_srli_si128::<8>(r2)),
+                                    ];
+                                }
+                                v
                             }
                         };
                         let mut ix = (ox0 * S) as isize - g.pad_left as isize;
@@ -632,14 +652,23 @@ mod x86 {
                                     (v0, v1, v2) = (v2, col(ix + 1), col(ix + 2));
                                 }
                             }
-                            let mut acc = b0;
-                            for (v, wk) in [v0, v1, v2].iter().zip(&wv) {
-                                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(v[0], wk[0]));
-                                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(v[1], wk[1]));
-                            }
                             let at = out_row + ox * c + c0;
-                            let rr = if res.is_null() { res } else { res.add(at) };
-                            <__m256i as V>::store(acc, mp.add(c0), rr, &k, yp.add(at), 8);
+                            let mut out = [_mm256_setzero_si256(); NB];
+                            for b in 0..NB {
+                                let mut acc = b0[b];
+                                for (v, wk) in [v0[b], v1[b], v2[b]].iter().zip(&wv[b]) {
+                                    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(v[0], wk[0]));
+                                    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(v[1], wk[1]));
+                                }
+                                let r = (!res.is_null()).then(|| _mm_loadl_epi64(res.add(at + b * 8).cast()));
+                                out[b] = rq.scale(acc, mult[b], r);
+                            }
+                            let bytes = rq.pack(out[0], out[NB - 1]);
+                            if NB == 2 {
+                                _mm_storeu_si128(yp.add(at).cast(), bytes);
+                            } else {
+                                _mm_storel_epi64(yp.add(at).cast(), bytes);
+                            }
                         }
                     }
                 }
@@ -727,10 +756,22 @@ mod x86 {
     ) {
         // SAFETY: the caller's contract; this function's features are the vector type's.
         unsafe {
+            // Pairs of blocks; an odd last block alone, then the channels of no whole block.
             let blocks = if g.kh == 3 && g.kw == 3 { g.cin / 8 } else { 0 };
+            let pairs = blocks / 2 * 2;
             match g.sw {
-                1 if blocks > 0 => taps3_avx2::<1>(g, blocks, rows.clone(), x, zp, w, bias, q, y),
-                2 if blocks > 0 => taps3_avx2::<2>(g, blocks, rows.clone(), x, zp, w, bias, q, y),
+                1 if blocks > 0 => {
+                    taps3_avx2::<1, 2>(g, 0..pairs, rows.clone(), x, zp, w, bias, q, y);
+                    if pairs < blocks {
+                        taps3_avx2::<1, 1>(g, pairs..blocks, rows.clone(), x, zp, w, bias, q, y)
+                    }
+                }
+                2 if blocks > 0 => {
+                    taps3_avx2::<2, 2>(g, 0..pairs, rows.clone(), x, zp, w, bias, q, y);
+                    if pairs < blocks {
+                        taps3_avx2::<2, 1>(g, pairs..blocks, rows.clone(), x, zp, w, bias, q, y)
+                    }
+                }
                 _ => return sizes::<__m256i>(g, 0, rows, x, zp, w, bias, q, y),
             }
             if blocks * 8 < g.cin {

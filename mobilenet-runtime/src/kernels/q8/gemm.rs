@@ -407,7 +407,7 @@ mod x86 {
     use core::ptr::read_unaligned;
 
     use super::{Micro, Tile};
-    use crate::kernels::q8::avx2::{load_f32, load_i32, load_u8, store_u8};
+    use crate::kernels::q8::avx2::{Requantizer, load_f32, load_i32, load_u8, store_u8};
     use crate::kernels::q8::{MAGIC, MAGIC_BITS};
 
     /// `rows` as the const `MR` of `$f::<MR, NV, F32>` for each listed row
@@ -859,19 +859,7 @@ mod x86 {
                 }
                 return;
             }
-            // The requantization of `q8::requant_scalar`, rearranged to fewer instructions with the same bits:
-            // only the upper clamp is done on floats (so that `vcvtps2dq` cannot overflow to a large positive
-            // value), then rounding (ties to even, as the definition's magic-number add), the zero point added
-            // with i16 saturation, and the lower clamp by saturating to bytes and `vpmaxub`. A value below the
-            // lower bound stays below it through each saturation; in range, every step is exact.
-            let hi = _mm256_set1_ps((t.hi - t.zp) as f32);
-            let zp = _mm256_set1_epi16(t.zp as i16);
-            let (lo8, hi8) = (_mm_set1_epi8(t.lo as u8 as i8), _mm_set1_epi8(t.hi as u8 as i8));
-            let rzp = _mm256_set1_epi32(t.rzp);
-            let rmult = _mm256_set1_ps(t.rmult);
-            // Dwords 0 and 4 (each lane's first) then 1 and 5: the bytes of `vpackuswb` on two packed vectors
-            // in output order.
-            let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+            let rq = Requantizer::new(t.zp, t.lo, t.hi, t.rzp, t.rmult);
             let m: [__m256; NV] = core::array::from_fn(|v| load_f32(t.mult.add(v * 8), cols[v]));
             let width = cols.iter().sum::<usize>();
             unroll12!(r, {
@@ -880,18 +868,11 @@ mod x86 {
                     let mut q = [_mm256_setzero_si256(); NV];
                     unroll12!(v, {
                         if v < NV {
-                            let mut f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][v]), m[v]);
-                            if !t.res.is_null() {
-                                let rb = load_u8(t.res.add(r * t.ldc + v * 8), cols[v]);
-                                let rv = _mm256_sub_epi32(_mm256_cvtepu8_epi32(rb), rzp);
-                                f = _mm256_add_ps(f, _mm256_mul_ps(_mm256_cvtepi32_ps(rv), rmult));
-                            }
-                            q[v] = _mm256_cvtps_epi32(_mm256_min_ps(f, hi));
+                            let res = (!t.res.is_null()).then(|| load_u8(t.res.add(r * t.ldc + v * 8), cols[v]));
+                            q[v] = rq.scale(acc[r][v], m[v], res);
                         }
                     });
-                    let w = _mm256_adds_epi16(_mm256_packs_epi32(q[0], q[NV - 1]), zp);
-                    let b = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w, w), order);
-                    let b = _mm_min_epu8(_mm_max_epu8(_mm256_castsi256_si128(b), lo8), hi8);
+                    let b = rq.pack(q[0], q[NV - 1]);
                     if width == 16 {
                         _mm_storeu_si128(row.cast(), b);
                     } else {
