@@ -57,11 +57,14 @@ fn weights(r: &mut Rng, n: usize, f: Fill) -> Vec<i8> {
         .collect()
 }
 
-/// Multipliers from 1e-5 to 1, with some exact powers of two (ties).
+/// Multipliers from 1e-5 to 1, with some exact powers of two (ties) and a
+/// few up to 1e7, whose products leave the i32 range (the AVX2 kernels
+/// convert to integers before their lower clamp, and must still clamp).
 fn mults(r: &mut Rng, n: usize) -> Vec<f32> {
     (0..n)
-        .map(|_| match r.range(0, 3) {
-            0 => [0.5, 0.25, 1.0, 0.125][r.range(0, 3) as usize],
+        .map(|_| match r.range(0, 15) {
+            0..=3 => [0.5, 0.25, 1.0, 0.125][r.range(0, 3) as usize],
+            4 => 10f32.powf(7.0 * r.unit()),
             _ => 10f32.powf(-5.0 * r.unit()),
         })
         .collect()
