@@ -105,6 +105,40 @@ int8_fixture!(keras_v2_0_35_224, "keras_v2_0.35_224", "tests/data/keras_v2_0.35_
 int8_fixture!(tv_v2_0_35_96, "tv_v2_0.35_96_c10", "tests/data/tv_v2_0.35_96_c10/spec.yaml");
 int8_fixture!(tv_v2_0_75_112x80, "tv_v2_0.75_112x80_c7", "tests/data/tv_v2_0.75_112x80_c7/spec.yaml");
 
+/// An int8 network with its quantized-model file compiled in (the one of
+/// `embedded-example`, packed at build time for every int8 instruction set)
+/// equals the reference interpreter on that file, on every instruction set
+/// this CPU has and on 1 and 2 threads.
+#[test]
+fn embedded_int8_weights_equal_the_reference() {
+    mobilenet_macros::mobilenet!(
+        "tests/data/v2_0.35_96_c10/spec.yaml",
+        name = Embedded,
+        precision = int8,
+        weights = "embedded-example/data/v2_0.35_96_c10_int8.safetensors"
+    );
+    let fixture = Fixture::open(&common::root().join("tests/data/v2_0.35_96_c10"));
+    let net = Int8Graph::of(&lower(&fixture.spec()).unwrap()).unwrap();
+    let path = common::root().join("embedded-example/data/v2_0.35_96_c10_int8.safetensors");
+    let file = mobilenet_runtime::q8file::QFile::read(&path).unwrap();
+    let model = QModel::from_file(net, "embedded", &file).unwrap();
+    let input = fixture.input();
+    let x = ArrayD::from_shape_vec(IxDyn(&input.shape), input.data).unwrap();
+    let expected: Vec<f32> = quant::reference::run_with(&model, x.view(), |_, _| {}).iter().copied().collect();
+    let mut arena = vec![0u8; Embedded::ARENA_LEN];
+    for isa in QIsa::available() {
+        for threads in [1, 2] {
+            let pool = Pool::new(threads);
+            let mut out = vec![0.0f32; expected.len()];
+            for (xi, y) in x.as_slice().unwrap().chunks(Embedded::INPUT_LEN).zip(out.chunks_mut(Embedded::OUTPUT_LEN)) {
+                let arena: &mut [u8; Embedded::ARENA_LEN] = (&mut arena[..]).try_into().unwrap();
+                Embedded::with_isa(isa).forward_on(&pool, xi.try_into().unwrap(), y.try_into().unwrap(), arena);
+            }
+            assert_eq!(out, expected, "{isa} on {threads} threads");
+        }
+    }
+}
+
 /// The fixtures int8 cannot compute name the node that stops it.
 #[test]
 fn unsupported_networks_name_the_node() {

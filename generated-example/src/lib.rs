@@ -3,7 +3,9 @@
 //! one kernel per IR node (the baseline the benchmarks compare with); and
 //! torchvision's MobileNetV2, whose trained ImageNet weights are in
 //! `models/mobilenet_v2_imagenet` ([`TorchvisionMobileNetV2`]), also in int8
-//! ([`TorchvisionMobileNetV2Int8`], and v1/v2 in [`int8`]).
+//! ([`TorchvisionMobileNetV2Int8`], which loads its quantized-model file,
+//! and [`TorchvisionMobileNetV2Int8Embedded`], which has it compiled in;
+//! v1/v2 in [`int8`]).
 
 use mobilenet_macros::mobilenet;
 
@@ -11,6 +13,12 @@ pub mod preprocess;
 
 mobilenet!("../specs/tv_v2_1.0_224.yaml", name = TorchvisionMobileNetV2);
 mobilenet!("../specs/tv_v2_1.0_224.yaml", name = TorchvisionMobileNetV2Int8, precision = int8);
+mobilenet!(
+    "../specs/tv_v2_1.0_224.yaml",
+    name = TorchvisionMobileNetV2Int8Embedded,
+    precision = int8,
+    weights = "models/mobilenet_v2_imagenet/int8.safetensors"
+);
 
 /// The trained weights of [`TorchvisionMobileNetV2`] and their class names,
 /// committed with the crate.

@@ -57,3 +57,34 @@ fn int8_keeps_the_float_top1_and_top5_on_every_photo() {
         }
     }
 }
+
+/// The int8 network with its quantized-model file compiled in (packed at
+/// build time for every int8 instruction set) gives the bytes of the one
+/// that loads the file, on every instruction set this CPU runs and on 1 and
+/// 2 threads.
+#[test]
+fn embedded_int8_weights_give_the_loaded_networks_bits() {
+    use generated_example::TorchvisionMobileNetV2Int8Embedded as Embedded;
+    const NET: Embedded = Embedded::new();
+    assert_eq!(NET.isa(), QIsa::best());
+    assert_eq!(Embedded::ARENA_LEN, TorchvisionMobileNetV2Int8::ARENA_LEN);
+    let input = reference_input();
+    let pool = mobilenet_runtime::exec::Pool::new(2);
+    let mut arena = TorchvisionMobileNetV2Int8::new_arena();
+    for isa in QIsa::available() {
+        let loaded = TorchvisionMobileNetV2Int8::load_with(imagenet::INT8, isa).unwrap();
+        let embedded = Embedded::with_isa(isa);
+        assert_eq!(embedded.isa(), isa);
+        for (i, photo) in PHOTOS.iter().enumerate() {
+            let x: &[f32; Embedded::INPUT_LEN] =
+                input[i * Embedded::INPUT_LEN..][..Embedded::INPUT_LEN].try_into().unwrap();
+            let (mut want, mut got, mut got2) = ([0.0f32; 1000], [0.0f32; 1000], [0.0f32; 1000]);
+            loaded.forward(x, &mut want, &mut arena);
+            embedded.forward(x, &mut got, &mut arena);
+            embedded.forward_on(&pool, x, &mut got2, &mut arena);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "{isa} {photo}");
+            assert_eq!(bits(&got2), bits(&want), "{isa} {photo}, 2 threads");
+        }
+    }
+}

@@ -31,7 +31,8 @@ use syn::{Ident, LitBool, LitStr, Token};
 /// are prepared at build time and compiled in; the type is then a `const`
 /// value with no `load`, no heap and no `std`), `precision = int8` (the
 /// int8 network: it loads a quantized-model file made by `mobilenetc
-/// quantize`; float input and output, same API).
+/// quantize`; float input and output, same API; with `weights = "q.safetensors"`
+/// that file is packed at build time and compiled in, as for f32).
 #[proc_macro]
 pub fn mobilenet(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     let args = syn::parse_macro_input!(input as Args);
@@ -139,10 +140,17 @@ fn expand(args: &Args) -> syn::Result<TokenStream> {
     let track = full.display().to_string();
     if let Some(word) = &args.int8 {
         if let Some(w) = &args.weights {
-            return Err(syn::Error::new(
-                w.span(),
-                "int8 networks load their quantized-model file at run time; `weights = ..` is for f32 networks",
-            ));
+            let weights_path = Path::new(&dir).join(w.value());
+            let code =
+                codegen::generate_int8_embedded(&spec, &options, &weights_path, &w.value(), &codegen::blob_dir())
+                    .map_err(|e| syn::Error::new(w.span(), e.to_string()))?;
+            let track_weights = weights_path.display().to_string();
+            return Ok(quote! {
+                #code
+                // Rebuild when the spec or the quantized model change.
+                const _: &[u8] = include_bytes!(#track);
+                const _: &[u8] = include_bytes!(#track_weights);
+            });
         }
         let code = codegen::generate_int8(&spec, &options).map_err(|e| syn::Error::new(word.span(), e.to_string()))?;
         return Ok(quote! {

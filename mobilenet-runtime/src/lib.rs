@@ -17,6 +17,7 @@
 pub mod embed;
 pub mod exec;
 pub mod kernels;
+pub mod q8layers;
 
 /// What every generated network provides, for code generic over networks.
 /// The generated types also have inherent `load`, `from_safetensors`,

@@ -12,66 +12,31 @@ use mobilenet_layout::Act;
 use mobilenet_layout::q8::{self, QParams};
 use mobilenet_layout::q8file::{QFile, QFileError, Reader};
 
-use crate::kernels::q8::{self as k8, QIsa, Requant, Residual};
+use crate::kernels::q8::{self as k8, QIsa, QLayout};
+pub use crate::q8layers::{DepthwiseLayer, GemmLayer, Layers, PoolLayer, QStep};
 
-/// What one weighted or pooling step of an int8 network reads from the file.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum QStep<'a> {
-    /// The input quantization, to the parameters of node `node`, after an
-    /// optional rescale `(scale, offset)`.
-    Input { node: &'a str, rescale: Option<(f32, f32)> },
-    /// A GEMM layer: a pointwise or regular conv (im2col'd when `k` is
-    /// `kh * kw * cin` of a larger kernel) or a dense layer, `[k][n]`.
-    /// `y: None` is the classifier, which writes float logits.
-    Gemm {
-        layer: &'a str,
-        /// The Keras kernel shape in the file.
-        shape: &'a [usize],
-        k: usize,
-        n: usize,
-        /// A regular conv whose input is im2col'd (rows padded to `im2col_kpad`).
-        im2col: bool,
-        x: &'a str,
-        y: Option<&'a str>,
-        act: Option<Act>,
-        residual: Option<&'a str>,
-    },
-    /// A depthwise conv of `c` channels and `taps` taps.
-    Depthwise { layer: &'a str, shape: &'a [usize], taps: usize, c: usize, x: &'a str, y: &'a str, act: Option<Act> },
-    /// A global average pool over `pixels` pixels.
-    Pool { x: &'a str, y: &'a str, pixels: usize },
-}
-
-/// A prepared GEMM layer.
+/// A prepared GEMM layer (see [`GemmLayer`]).
 #[derive(Debug, Clone)]
 pub struct Gemm {
-    /// Rows of the packed weights (`k` padded for im2col'd convs).
     pub kpad: usize,
     pub w: Vec<i8>,
-    /// Bias with `-x_zp * sum_j w[j][c]` folded in.
     pub bias: Vec<i32>,
-    /// Requantization multipliers, or the logits' scales for the classifier.
     pub mult: Vec<f32>,
     pub x_zp: u8,
     pub zp: i32,
     pub lo: i32,
     pub hi: i32,
-    /// Zero point and multiplier of the residual input.
     pub residual: Option<(i32, f32)>,
 }
 
 impl Gemm {
-    /// The requantization of this layer's outputs, adding `residual`.
-    pub fn requant<'a>(&'a self, residual: Option<&'a [u8]>) -> Requant<'a> {
-        let residual = match (residual, self.residual) {
-            (Some(x), Some((zp, mult))) => Some(Residual { x, zp, mult }),
-            _ => None,
-        };
-        Requant { mult: &self.mult, zp: self.zp, lo: self.lo, hi: self.hi, residual }
+    pub fn view(&self) -> GemmLayer<'_> {
+        let Gemm { kpad, ref w, ref bias, ref mult, x_zp, zp, lo, hi, residual } = *self;
+        GemmLayer { kpad, w, bias, mult, x_zp, zp, lo, hi, residual }
     }
 }
 
-/// A prepared depthwise layer.
+/// A prepared depthwise layer (see [`DepthwiseLayer`]).
 #[derive(Debug, Clone)]
 pub struct Depthwise {
     pub w: Vec<i32>,
@@ -84,28 +49,47 @@ pub struct Depthwise {
 }
 
 impl Depthwise {
-    pub fn requant(&self) -> Requant<'_> {
-        Requant { mult: &self.mult, zp: self.zp, lo: self.lo, hi: self.hi, residual: None }
+    pub fn view(&self) -> DepthwiseLayer<'_> {
+        let Depthwise { ref w, ref bias, ref mult, x_zp, zp, lo, hi } = *self;
+        DepthwiseLayer { w, bias, mult, x_zp, zp, lo, hi }
     }
 }
 
-/// A prepared global average pool.
-#[derive(Debug, Clone, Copy)]
-pub struct Pool {
-    pub x_zp: i32,
-    pub mult: f32,
-    pub zp: i32,
-}
-
-/// Every prepared layer of an int8 network, by kind in step order.
+/// Every layer of an int8 network, packed for one weight layout, by kind
+/// in step order. The build packs one per [`QLayout`] for embedded weights.
 #[derive(Debug, Clone)]
-pub struct Prepared {
-    pub isa: QIsa,
+pub struct Packed {
+    pub layout: QLayout,
     /// `(a, b)` of the input quantization `x * a + b`.
     pub input: (f32, f32),
     pub gemm: Vec<Gemm>,
     pub dw: Vec<Depthwise>,
-    pub pool: Vec<Pool>,
+    pub pool: Vec<PoolLayer>,
+}
+
+/// Layers loaded for the kernels of one instruction set.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub isa: QIsa,
+    pub packed: Packed,
+}
+
+impl Layers for Prepared {
+    fn isa(&self) -> QIsa {
+        self.isa
+    }
+    fn input(&self) -> (f32, f32) {
+        self.packed.input
+    }
+    fn gemm(&self, i: usize) -> GemmLayer<'_> {
+        self.packed.gemm[i].view()
+    }
+    fn depthwise(&self, i: usize) -> DepthwiseLayer<'_> {
+        self.packed.dw[i].view()
+    }
+    fn pool(&self, i: usize) -> PoolLayer {
+        self.packed.pool[i]
+    }
 }
 
 impl Prepared {
@@ -122,8 +106,17 @@ impl Prepared {
 
     /// Prepares the layers of `steps` from `file`, checking every tensor.
     pub fn of(name: &str, file: &QFile, steps: &[QStep<'_>], isa: QIsa) -> Result<Prepared, QFileError> {
+        Ok(Prepared { isa, packed: Packed::of(name, file, steps, isa.layout())? })
+    }
+}
+
+impl Packed {
+    /// Packs the layers of `steps` from `file` for `layout`, checking every
+    /// tensor (`name` names the file in errors).
+    pub fn of(name: &str, file: &QFile, steps: &[QStep<'_>], layout: QLayout) -> Result<Packed, QFileError> {
+        let isa = layout;
         let r = Reader { file: name, q: file };
-        let mut p = Prepared { isa, input: (1.0, 0.0), gemm: Vec::new(), dw: Vec::new(), pool: Vec::new() };
+        let mut p = Packed { layout, input: (1.0, 0.0), gemm: Vec::new(), dw: Vec::new(), pool: Vec::new() };
         for step in steps {
             match *step {
                 QStep::Input { node, rescale } => p.input = q8::input_affine(rescale, r.act(node)?),
@@ -179,7 +172,7 @@ impl Prepared {
                 QStep::Pool { x, y, pixels } => {
                     let (sx, sy) = (r.act(x)?, r.act(y)?);
                     let mult = q8::pool_multiplier(sx.scale, pixels, sy.scale);
-                    p.pool.push(Pool { x_zp: sx.zero_point, mult, zp: sy.zero_point });
+                    p.pool.push(PoolLayer { x_zp: sx.zero_point, mult, zp: sy.zero_point });
                 }
             }
         }

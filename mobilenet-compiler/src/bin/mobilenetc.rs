@@ -106,7 +106,7 @@ enum Command {
     },
     /// Post-training int8 quantization: calibrate activation ranges on
     /// images, quantize the weights, write the int8 model file that
-    /// `mobilenet!(.., int8 = "file")` networks load.
+    /// `mobilenet!(.., precision = int8)` networks load (or compile in with `weights = "file"`).
     Quantize {
         spec: PathBuf,
         /// safetensors file with the float weights, named as the spec's framework names them.

@@ -75,23 +75,30 @@ pub fn generate_embedded(
     let bytes = std::fs::read(weights).map_err(|source| WeightError::Io { path: shown.to_string(), source })?;
     let tensors = mobilenet_layout::weights::load_bytes(shown, &bytes, &crate::weights::specs(&params))?;
     let steps = layout.steps(&graph);
-    let io = |path: &Path, source| EmbedError::Io { path: path.display().to_string(), source };
-    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let mut blobs = Vec::new();
     for packing in Packing::ALL {
         let mut w = vec![0.0f32; layout.len];
         mobilenet_layout::prepare::run(&steps, &tensors, &mut w, packing);
         let bytes: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let path = dir.join(format!("{:016x}-{}.bin", fnv1a(&bytes), packing.name()));
-        if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
-            // Write and rename, so that a concurrent build never reads half a file.
-            let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
-            std::fs::write(&tmp, &bytes).map_err(|e| io(&tmp, e))?;
-            std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
-        }
+        let path = write_blob(dir, packing.name(), &bytes)?;
         blobs.push(Blob { packing, path, bytes: bytes.len() });
     }
     Ok(emit_with(graph, options, &Storage::Embedded(blobs)))
+}
+
+/// Writes `bytes` to `dir/<content hash>-<tag>.bin` (unless that file
+/// already holds them) and returns its path.
+pub(super) fn write_blob(dir: &Path, tag: &str, bytes: &[u8]) -> Result<PathBuf, EmbedError> {
+    let io = |path: &Path, source| EmbedError::Io { path: path.display().to_string(), source };
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let path = dir.join(format!("{:016x}-{tag}.bin", fnv1a(bytes)));
+    if std::fs::read(&path).ok().as_deref() != Some(bytes) {
+        // Write and rename, so that a concurrent build never reads half a file.
+        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+        std::fs::write(&tmp, bytes).map_err(|e| io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+    }
+    Ok(path)
 }
 
 /// 64-bit FNV-1a: names blob files by content.

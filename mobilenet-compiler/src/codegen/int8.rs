@@ -12,12 +12,111 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
-use super::Options;
+use mobilenet_runtime::q8model::QStep;
+
 use super::forward::{Borrows, act, dims, option};
 use super::layout::lit;
-use crate::ir::{ConvKind, DenseAct, NodeId, Op, Shape};
+use super::{Int8Error, Options, int8_embed};
+use crate::ir::{Act, ConvKind, DenseAct, NodeId, Op, Shape};
 use crate::plan::{Plan, Storage};
 use crate::quant::{Int8Graph, Role};
+
+/// Where an int8 network's weights come from.
+pub enum Weights<'a> {
+    /// A quantized-model file, loaded at run time (`load`, `from_bytes`).
+    Loaded,
+    /// The bytes of one, packed now and compiled in; `shown` names it in
+    /// errors, packed blobs go to `dir`.
+    Embedded { bytes: &'a [u8], shown: &'a str, dir: &'a std::path::Path },
+}
+
+/// What one weighted step reads from the quantized-model file: the values
+/// of a [`QStep`], owned, so that the build can pack embedded weights with
+/// them and emit them as the `STEPS` table.
+enum StepData {
+    Input {
+        node: String,
+        rescale: Option<(f32, f32)>,
+    },
+    Gemm {
+        layer: String,
+        shape: Vec<usize>,
+        k: usize,
+        n: usize,
+        im2col: bool,
+        x: String,
+        y: Option<String>,
+        act: Option<Act>,
+        residual: Option<String>,
+    },
+    Depthwise {
+        layer: String,
+        shape: Vec<usize>,
+        taps: usize,
+        c: usize,
+        x: String,
+        y: String,
+        act: Option<Act>,
+    },
+    Pool {
+        x: String,
+        y: String,
+        pixels: usize,
+    },
+}
+
+impl StepData {
+    fn view(&self) -> QStep<'_> {
+        match self {
+            StepData::Input { node, rescale } => QStep::Input { node, rescale: *rescale },
+            StepData::Gemm { layer, shape, k, n, im2col, x, y, act, residual } => QStep::Gemm {
+                layer,
+                shape,
+                k: *k,
+                n: *n,
+                im2col: *im2col,
+                x,
+                y: y.as_deref(),
+                act: *act,
+                residual: residual.as_deref(),
+            },
+            StepData::Depthwise { layer, shape, taps, c, x, y, act } => {
+                QStep::Depthwise { layer, shape, taps: *taps, c: *c, x, y, act: *act }
+            }
+            StepData::Pool { x, y, pixels } => QStep::Pool { x, y, pixels: *pixels },
+        }
+    }
+
+    /// The `q::QStep` expression.
+    fn tokens(&self) -> TokenStream {
+        let names = |v: &Option<String>| option(v.as_ref().map(|n| quote!(#n)));
+        match self {
+            StepData::Input { node, rescale } => {
+                let rescale = option(rescale.map(|(s, o)| quote!((#s, #o))));
+                quote!(q::QStep::Input { node: #node, rescale: #rescale })
+            }
+            StepData::Gemm { layer, shape, k, n, im2col, x, y, act: a, residual } => {
+                let shape = shape.iter().map(|&v| lit(v));
+                let (kl, nl, y, rn, a) = (lit(*k), lit(*n), names(y), names(residual), option(a.map(act)));
+                quote!(q::QStep::Gemm {
+                    layer: #layer, shape: &[#(#shape),*], k: #kl, n: #nl, im2col: #im2col,
+                    x: #x, y: #y, act: #a, residual: #rn,
+                })
+            }
+            StepData::Depthwise { layer, shape, taps, c, x, y, act: a } => {
+                let shape = shape.iter().map(|&v| lit(v));
+                let (taps, cl, a) = (lit(*taps), lit(*c), option(a.map(act)));
+                quote!(q::QStep::Depthwise {
+                    layer: #layer, shape: &[#(#shape),*], taps: #taps, c: #cl, x: #x, y: #y, act: #a,
+                })
+            }
+            StepData::Pool { x, y, pixels } => {
+                let pixels = lit(*pixels);
+                quote!(q::QStep::Pool { x: #x, y: #y, pixels: #pixels })
+            }
+        }
+    }
+}
 
 /// Arena regions beyond the plan.
 struct Regions {
@@ -41,7 +140,7 @@ fn col_len(k: usize, pixels: usize) -> usize {
 }
 
 /// Emits the int8 network `net`.
-pub fn emit(net: &Int8Graph, options: &Options) -> TokenStream {
+pub fn emit(net: &Int8Graph, options: &Options, weights: &Weights<'_>) -> Result<TokenStream, Int8Error> {
     let g = &net.graph;
     let plan = Plan::of(g);
     let rt = &options.runtime;
@@ -96,10 +195,8 @@ pub fn emit(net: &Int8Graph, options: &Options) -> TokenStream {
             Role::Alias => continue,
             Role::Input if id != net.input => continue,
             Role::Input => {
-                let node_name = &node.name;
-                let rescale = option(net.rescale.map(|(s, o)| quote!((#s, #o))));
-                table.push(quote!(q::QStep::Input { node: #node_name, rescale: #rescale }));
-                quote!(k8::quantize(p.input.0, p.input.1, &input[..], #y);)
+                table.push(StepData::Input { node: node.name.clone(), rescale: net.rescale });
+                quote!(k8::quantize(p.input().0, p.input().1, &input[..], #y);)
             }
             Role::Softmax => {
                 if matches!(&g.node(net.tail).op, Op::Dense(d) if d.activation == Some(DenseAct::Softmax)) {
@@ -123,19 +220,24 @@ pub fn emit(net: &Int8Graph, options: &Options) -> TokenStream {
                     ),
                     _ => unreachable!("the tail is a conv or dense layer"),
                 };
-                let shape = shape.into_iter().map(lit);
-                let xn = name_of(node.inputs[0]);
                 let (kl, nl, pl) = (lit(k), lit(n), lit(pixels));
-                table.push(quote!(q::QStep::Gemm {
-                    layer: #layer, shape: &[#(#shape),*], k: #kl, n: #nl, im2col: false,
-                    x: #xn, y: None, act: None, residual: None,
-                }));
+                table.push(StepData::Gemm {
+                    layer: layer.clone(),
+                    shape,
+                    k,
+                    n,
+                    im2col: false,
+                    x: name_of(node.inputs[0]),
+                    y: None,
+                    act: None,
+                    residual: None,
+                });
                 let i = lit(n_gemm);
                 n_gemm += 1;
                 let softmax = matches!(&node.op, Op::Dense(d) if d.activation == Some(DenseAct::Softmax))
                     .then(|| quote!(k::softmax_in_place(&mut output[..]);));
                 quote! {
-                    let l = &p.gemm[#i];
+                    let l = p.gemm(#i);
                     k8::pointwise_f32(isa, #pl, #kl, #nl, #x, &l.w, &l.bias, &l.mult, &mut output[..]);
                     #softmax
                 }
@@ -144,15 +246,14 @@ pub fn emit(net: &Int8Graph, options: &Options) -> TokenStream {
                 let y = y.expect("quantized nodes write");
                 let x = b.read(read_of(node.inputs[0]));
                 let xn = name_of(node.inputs[0]);
-                let yn = &node.name;
+                let yn = node.name.clone();
                 let in_shape = g.node(node.inputs[0]).shape;
                 match &node.op {
                     Op::Conv(c) => {
                         let (h, w, cin) = dims(in_shape);
                         let (oh, ow, cout) = dims(node.shape);
-                        let a = option(c.activation.map(act));
-                        let shape = c.kernel_shape().into_iter().map(lit);
-                        let layer = &c.layer;
+                        let shape = c.kernel_shape();
+                        let layer = c.layer.clone();
                         let [kh, kw] = c.kernel.map(|v| lit(v as usize));
                         let [sh, sw] = c.stride.map(|v| lit(v as usize));
                         let (pt, pleft) = (lit(c.padding.top as usize), lit(c.padding.left as usize));
@@ -162,29 +263,38 @@ pub fn emit(net: &Int8Graph, options: &Options) -> TokenStream {
                         };
                         match c.kind {
                             ConvKind::Depthwise { .. } => {
-                                let (taps, cl) = (lit((c.kernel[0] * c.kernel[1]) as usize), lit(cout));
-                                table.push(quote!(q::QStep::Depthwise {
-                                    layer: #layer, shape: &[#(#shape),*], taps: #taps, c: #cl, x: #xn, y: #yn, act: #a,
-                                }));
+                                let taps = (c.kernel[0] * c.kernel[1]) as usize;
+                                table.push(StepData::Depthwise {
+                                    layer,
+                                    shape,
+                                    taps,
+                                    c: cout,
+                                    x: xn,
+                                    y: yn,
+                                    act: c.activation,
+                                });
                                 let i = lit(n_dw);
                                 n_dw += 1;
                                 quote! {
-                                    let l = &p.dw[#i];
+                                    let l = p.depthwise(#i);
                                     k8::depthwise(e, isa, #geom, #x, l.x_zp, &l.w, &l.bias, &l.requant(), #y);
                                 }
                             }
                             ConvKind::Regular => {
                                 let residual = c.residual.then(|| b.read(read_of(node.inputs[1])));
-                                let rn = option(c.residual.then(|| {
-                                    let n = name_of(node.inputs[1]);
-                                    quote!(#n)
-                                }));
                                 let k = if im2col { (c.kernel[0] * c.kernel[1]) as usize * cin } else { cin };
                                 let (kl, nl) = (lit(k), lit(cout));
-                                table.push(quote!(q::QStep::Gemm {
-                                    layer: #layer, shape: &[#(#shape),*], k: #kl, n: #nl, im2col: #im2col,
-                                    x: #xn, y: Some(#yn), act: #a, residual: #rn,
-                                }));
+                                table.push(StepData::Gemm {
+                                    layer,
+                                    shape,
+                                    k,
+                                    n: cout,
+                                    im2col,
+                                    x: xn,
+                                    y: Some(yn),
+                                    act: c.activation,
+                                    residual: c.residual.then(|| name_of(node.inputs[1])),
+                                });
                                 let i = lit(n_gemm);
                                 n_gemm += 1;
                                 let pixels = lit(oh * ow);
@@ -197,12 +307,12 @@ pub fn emit(net: &Int8Graph, options: &Options) -> TokenStream {
                                         quote!(&mut [])
                                     };
                                     quote! {
-                                        let l = &p.gemm[#i];
+                                        let l = p.gemm(#i);
                                         k8::conv2d(e, isa, #geom, #x, l.x_zp, l.kpad, &l.w, &l.bias, &l.requant(#residual), #col, #y);
                                     }
                                 } else {
                                     quote! {
-                                        let l = &p.gemm[#i];
+                                        let l = p.gemm(#i);
                                         k8::pointwise(e, isa, #pixels, #kl, #nl, #x, &l.w, &l.bias, &l.requant(#residual), #y);
                                     }
                                 }
@@ -211,13 +321,13 @@ pub fn emit(net: &Int8Graph, options: &Options) -> TokenStream {
                     }
                     Op::GlobalPool { .. } => {
                         let Shape::Map { h, w, c } = in_shape else { unreachable!("pools read maps") };
+                        table.push(StepData::Pool { x: xn, y: yn, pixels: (h * w) as usize });
                         let pixels = lit((h * w) as usize);
                         let c = lit(c as usize);
-                        table.push(quote!(q::QStep::Pool { x: #xn, y: #yn, pixels: #pixels }));
                         let i = lit(n_pool);
                         n_pool += 1;
                         quote! {
-                            let l = &p.pool[#i];
+                            let l = p.pool(#i);
                             k8::global_avg_pool(#pixels, #c, #x, l.x_zp, l.mult, l.zp, #y);
                         }
                     }
@@ -274,7 +384,9 @@ pub fn emit(net: &Int8Graph, options: &Options) -> TokenStream {
             pub fn forward_timed_on(&self, e: &dyn #rt::exec::Exec, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [u8; #arena_len], times: &mut [f64; #count]) {
                 use #rt::kernels as k;
                 use #rt::kernels::q8 as k8;
-                let (p, isa) = (&self.p, self.p.isa);
+                use #rt::q8layers::Layers as _;
+                let p = &self.layers();
+                let isa = p.isa();
                 let _ = (&p, &isa, &e);
                 #(#timed_steps)*
             }
@@ -285,26 +397,81 @@ pub fn emit(net: &Int8Graph, options: &Options) -> TokenStream {
             pub fn forward_observed(&self, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [u8; #arena_len], observe: &mut dyn FnMut(&str, &[u8])) {
                 use #rt::kernels as k;
                 use #rt::kernels::q8 as k8;
-                let (p, isa) = (&self.p, self.p.isa);
+                use #rt::q8layers::Layers as _;
+                let p = &self.layers();
+                let isa = p.isa();
                 let e: &dyn #rt::exec::Exec = &#rt::exec::Serial;
                 let _ = (&p, &isa, &e);
                 #(#observed_steps)*
             }
         }
     });
-    quote! {
-        #[doc = #doc]
-        pub struct #name {
-            p: #rt::q8model::Prepared,
+    let table_tokens = table.iter().map(StepData::tokens);
+    let storage = match weights {
+        Weights::Loaded => quote! {
+            #[doc = #doc]
+            pub struct #name {
+                p: #rt::q8model::Prepared,
+            }
+
+            #[allow(unused_doc_comments, clippy::all)]
+            impl #name {
+                /// Loads an int8 model made by `mobilenetc quantize` for this
+                /// spec, for the fastest int8 kernels this CPU runs.
+                pub fn load(path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<Self, #rt::q8file::QFileError> {
+                    Self::load_with(path, #rt::kernels::q8::QIsa::detect())
+                }
+
+                /// Like [`Self::load`], for the kernels of `isa`.
+                pub fn load_with(path: impl ::core::convert::AsRef<::std::path::Path>, isa: #rt::kernels::q8::QIsa) -> ::core::result::Result<Self, #rt::q8file::QFileError> {
+                    Ok(Self { p: #rt::q8model::Prepared::load(path.as_ref(), Self::STEPS, isa)? })
+                }
+
+                /// Loads the int8 model from the bytes of its file.
+                pub fn from_bytes(bytes: &[u8]) -> ::core::result::Result<Self, #rt::q8file::QFileError> {
+                    Self::from_bytes_with(bytes, #rt::kernels::q8::QIsa::detect())
+                }
+
+                /// Like [`Self::from_bytes`], for the kernels of `isa`.
+                pub fn from_bytes_with(bytes: &[u8], isa: #rt::kernels::q8::QIsa) -> ::core::result::Result<Self, #rt::q8file::QFileError> {
+                    Ok(Self { p: #rt::q8model::Prepared::from_bytes("<int8 model bytes>", bytes, Self::STEPS, isa)? })
+                }
+
+                /// The instruction set the int8 kernels run with.
+                pub fn isa(&self) -> #rt::kernels::q8::QIsa {
+                    self.p.isa
+                }
+
+                /// The prepared layers.
+                #[inline]
+                fn layers(&self) -> &#rt::q8model::Prepared {
+                    &self.p
+                }
+
+                /// A zeroed arena for [`Self::forward`], on the heap.
+                pub fn new_arena() -> ::std::boxed::Box<[u8; #arena_len]> {
+                    match ::std::vec![0u8; #arena_len].into_boxed_slice().try_into() {
+                        Ok(a) => a,
+                        Err(_) => unreachable!("the vector has ARENA_LEN bytes"),
+                    }
+                }
+            }
+        },
+        Weights::Embedded { bytes, shown, dir } => {
+            let steps: Vec<QStep<'_>> = table.iter().map(StepData::view).collect();
+            int8_embed::storage(&name, &doc, &steps, bytes, shown, dir, rt)?
         }
+    };
+    Ok(quote! {
+        #storage
 
         #[allow(unused_doc_comments, clippy::all)]
         impl #name {
             /// What each weighted step reads from the quantized-model file.
-            pub const STEPS: &'static [#rt::q8model::QStep<'static>] = {
-                use #rt::q8model as q;
+            pub const STEPS: &'static [#rt::q8layers::QStep<'static>] = {
+                use #rt::q8layers as q;
                 use #rt::kernels as k;
-                &[#(#table),*]
+                &[#(#table_tokens),*]
             };
             /// Input shape of one image, channels last.
             pub const INPUT_SHAPE: [usize; #rank_in] = [#(#input_dims),*];
@@ -317,62 +484,28 @@ pub fn emit(net: &Int8Graph, options: &Options) -> TokenStream {
             /// Bytes of scratch memory `forward` needs.
             pub const ARENA_LEN: usize = #arena_len;
 
-            /// Loads an int8 model made by `mobilenetc quantize` for this
-            /// spec, for the fastest int8 kernels this CPU runs.
-            pub fn load(path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<Self, #rt::q8file::QFileError> {
-                Self::load_with(path, #rt::kernels::q8::QIsa::detect())
-            }
-
-            /// Like [`Self::load`], for the kernels of `isa`.
-            pub fn load_with(path: impl ::core::convert::AsRef<::std::path::Path>, isa: #rt::kernels::q8::QIsa) -> ::core::result::Result<Self, #rt::q8file::QFileError> {
-                Ok(Self { p: #rt::q8model::Prepared::load(path.as_ref(), Self::STEPS, isa)? })
-            }
-
-            /// Loads the int8 model from the bytes of its file.
-            pub fn from_bytes(bytes: &[u8]) -> ::core::result::Result<Self, #rt::q8file::QFileError> {
-                Self::from_bytes_with(bytes, #rt::kernels::q8::QIsa::detect())
-            }
-
-            /// Like [`Self::from_bytes`], for the kernels of `isa`.
-            pub fn from_bytes_with(bytes: &[u8], isa: #rt::kernels::q8::QIsa) -> ::core::result::Result<Self, #rt::q8file::QFileError> {
-                Ok(Self { p: #rt::q8model::Prepared::from_bytes("<int8 model bytes>", bytes, Self::STEPS, isa)? })
-            }
-
-            /// The instruction set the int8 kernels run with.
-            pub fn isa(&self) -> #rt::kernels::q8::QIsa {
-                self.p.isa
-            }
-
-            /// A zeroed arena for [`Self::forward`], on the heap.
-            pub fn new_arena() -> ::std::boxed::Box<[u8; #arena_len]> {
-                match ::std::vec![0u8; #arena_len].into_boxed_slice().try_into() {
-                    Ok(a) => a,
-                    Err(_) => unreachable!("the vector has ARENA_LEN bytes"),
-                }
-            }
-
             /// Runs the network on one image: quantizes it, runs the int8
             /// layers, writes float logits (or probabilities). Allocates nothing.
             pub fn forward(&self, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [u8; #arena_len]) {
-                Self::steps(&self.p, &#rt::exec::Serial, input, output, arena)
+                Self::steps(&self.layers(), &#rt::exec::Serial, input, output, arena)
             }
 
             /// [`Self::forward`] with each kernel split between the threads
             /// of `exec` (a `mobilenet_runtime::exec::Pool`); the same bytes
             /// whatever the thread count.
             pub fn forward_on(&self, exec: &dyn #rt::exec::Exec, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [u8; #arena_len]) {
-                Self::steps(&self.p, exec, input, output, arena)
+                Self::steps(&self.layers(), exec, input, output, arena)
             }
 
-            fn steps(p: &#rt::q8model::Prepared, e: &dyn #rt::exec::Exec, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [u8; #arena_len]) {
+            fn steps<P: #rt::q8layers::Layers>(p: &P, e: &dyn #rt::exec::Exec, input: &[f32; #input_len], output: &mut [f32; #output_len], arena: &mut [u8; #arena_len]) {
                 use #rt::kernels as k;
                 use #rt::kernels::q8 as k8;
-                let isa = p.isa;
+                let isa = p.isa();
                 let _ = (&isa, &e);
                 #(#steps)*
             }
 
             #profile
         }
-    }
+    })
 }

@@ -11,6 +11,7 @@
 mod embed;
 mod forward;
 mod int8;
+mod int8_embed;
 mod layout;
 
 pub use embed::{Blob, EmbedError, blob_dir, generate_embedded};
@@ -111,6 +112,11 @@ pub enum Int8Error {
     Spec(#[from] SpecError),
     #[error(transparent)]
     Unsupported(#[from] crate::quant::Unsupported),
+    /// The quantized-model file to embed is unreadable or does not match.
+    #[error(transparent)]
+    Weights(#[from] mobilenet_layout::q8file::QFileError),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
 }
 
 /// Lowers `spec` and emits its int8 network, which loads a quantized-model
@@ -118,7 +124,25 @@ pub enum Int8Error {
 /// int8 networks are always folded and fused, blocks unfused.
 pub fn generate_int8(spec: &Spec, options: &Options) -> Result<TokenStream, Int8Error> {
     let net = crate::quant::Int8Graph::of(&crate::lower(spec)?)?;
-    Ok(in_module(int8::emit(&net, options), options))
+    Ok(in_module(int8::emit(&net, options, &int8::Weights::Loaded)?, options))
+}
+
+/// Like [`generate_int8`], with the quantized-model file `weights` (called
+/// `shown` in errors) checked, packed for every int8 instruction set and
+/// written to `dir` now, and compiled into the generated type, which then
+/// has no load step (`const fn new`, no heap, no `std`).
+pub fn generate_int8_embedded(
+    spec: &Spec,
+    options: &Options,
+    weights: &std::path::Path,
+    shown: &str,
+    dir: &std::path::Path,
+) -> Result<TokenStream, Int8Error> {
+    let net = crate::quant::Int8Graph::of(&crate::lower(spec)?)?;
+    let bytes = std::fs::read(weights)
+        .map_err(|source| mobilenet_layout::q8file::QFileError::Io { file: shown.to_string(), source })?;
+    let embedded = int8::Weights::Embedded { bytes: &bytes, shown, dir };
+    Ok(in_module(int8::emit(&net, options, &embedded)?, options))
 }
 
 /// `tokens`, in the hidden module `options.module` if set, with only the

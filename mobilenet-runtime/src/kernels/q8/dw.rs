@@ -13,13 +13,13 @@
 //! `taps` inputs, and `sum (x - zp) * w = sum x * w - zp * sum w`, the last
 //! term folded into the bias once per block (exact in i32).
 
-use super::isa::{Kind, QIsa};
+use super::isa::{Kind, QIsa, QLayout};
 use super::{Requant, requant_run};
 use crate::exec::Exec;
 use crate::kernels::{ConvGeom, MAX_KERNEL, par};
 
 /// Channels per block of `isa`'s packing (1: not blocked).
-const fn lanes(isa: QIsa) -> usize {
+const fn lanes(isa: QLayout) -> usize {
     match isa.0 {
         Kind::Portable => 1,
         Kind::Avx2 => 8,
@@ -28,7 +28,8 @@ const fn lanes(isa: QIsa) -> usize {
 }
 
 /// `i32`s of packed weights for `taps` taps of `c` channels.
-pub fn depthwise_packed_len(isa: QIsa, taps: usize, c: usize) -> usize {
+pub fn depthwise_packed_len(isa: impl Into<QLayout>, taps: usize, c: usize) -> usize {
+    let isa = isa.into();
     match lanes(isa) {
         1 => taps * c,
         l => c.next_multiple_of(l) * (taps + 1) + tap_packed_len(isa, taps, c),
@@ -48,7 +49,7 @@ pub fn depthwise_packed_len(isa: QIsa, taps: usize, c: usize) -> usize {
 ///   first vector holding rows 0 and 1 as an i16 pair (`w0 | w1 << 16`),
 ///   the second row 2 (high half zero), for `vpmaddwd` with an input
 ///   column whose rows 0 and 1 are interleaved the same way.
-const fn tap_packed_len(isa: QIsa, taps: usize, c: usize) -> usize {
+const fn tap_packed_len(isa: QLayout, taps: usize, c: usize) -> usize {
     match (isa.0, taps) {
         (Kind::Avx512Vnni, 9) => c.div_ceil(64) * 192,
         (Kind::Avx2, 9) => c / 8 * 48,
@@ -61,7 +62,8 @@ const fn tap_packed_len(isa: QIsa, taps: usize, c: usize) -> usize {
 ///
 /// # Panics
 /// If a slice is too short.
-pub fn pack_depthwise(isa: QIsa, w: &[i8], taps: usize, c: usize, out: &mut [i32]) {
+pub fn pack_depthwise(isa: impl Into<QLayout>, w: &[i8], taps: usize, c: usize, out: &mut [i32]) {
+    let isa = isa.into();
     let len = depthwise_packed_len(isa, taps, c);
     assert!(w.len() >= taps * c && out.len() >= len, "slices too short");
     let out = &mut out[..len];

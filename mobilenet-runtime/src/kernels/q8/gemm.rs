@@ -17,13 +17,13 @@
 //! registers, reading the NHWC input rows in place (a pixel's channels are
 //! contiguous), and requantize the tile as they store it.
 
-use super::isa::{Kind, QIsa};
+use super::isa::{Kind, QIsa, QLayout};
 use super::{Requant, even, requant_run};
 use crate::exec::Exec;
 use crate::kernels::par;
 
 /// Channels per packed panel and inputs per group of `isa`.
-const fn shape(isa: QIsa) -> (usize, usize) {
+const fn shape(isa: QLayout) -> (usize, usize) {
     match isa.0 {
         Kind::Portable => (1, 1),
         Kind::Avx2 => (8, 2),
@@ -32,7 +32,8 @@ const fn shape(isa: QIsa) -> (usize, usize) {
 }
 
 /// Bytes of packed weights for `k` inputs and `n` outputs.
-pub fn gemm_packed_len(isa: QIsa, k: usize, n: usize) -> usize {
+pub fn gemm_packed_len(isa: impl Into<QLayout>, k: usize, n: usize) -> usize {
+    let isa = isa.into();
     let (panel, group) = shape(isa);
     k.next_multiple_of(group) * n.next_multiple_of(panel)
 }
@@ -40,8 +41,8 @@ pub fn gemm_packed_len(isa: QIsa, k: usize, n: usize) -> usize {
 /// The `k` an im2col'd convolution should pad its rows to for `isa` (the
 /// padding's weights are zero): a whole number of input groups, so that
 /// the kernel reads no partial group.
-pub fn im2col_kpad(isa: QIsa, k: usize) -> usize {
-    k.next_multiple_of(shape(isa).1)
+pub fn im2col_kpad(isa: impl Into<QLayout>, k: usize) -> usize {
+    k.next_multiple_of(shape(isa.into()).1)
 }
 
 /// Packs row-major `[k][n]` weights `w` for the GEMM kernels of `isa` into
@@ -49,7 +50,8 @@ pub fn im2col_kpad(isa: QIsa, k: usize) -> usize {
 ///
 /// # Panics
 /// If a slice is too short.
-pub fn pack_gemm(isa: QIsa, w: &[i8], k: usize, n: usize, out: &mut [i8]) {
+pub fn pack_gemm(isa: impl Into<QLayout>, w: &[i8], k: usize, n: usize, out: &mut [i8]) {
+    let isa = isa.into();
     let len = gemm_packed_len(isa, k, n);
     assert!(w.len() >= k * n && out.len() >= len, "slices too short");
     let (panel, group) = shape(isa);
@@ -145,13 +147,13 @@ fn gemm(isa: QIsa, m: usize, k: usize, n: usize, x: &[u8], w: &[i8], bias: &[i32
     if m == 0 {
         return;
     }
-    let kp = k.next_multiple_of(shape(isa).1);
+    let kp = k.next_multiple_of(shape(isa.layout()).1);
     let mut t = Tile {
         x: x.as_ptr(),
         k,
         xw: core::ptr::null(),
         w: w.as_ptr(),
-        pstride: kp * shape(isa).0,
+        pstride: kp * shape(isa.layout()).0,
         bias: bias.as_ptr(),
         mult: core::ptr::null(),
         res: core::ptr::null(),

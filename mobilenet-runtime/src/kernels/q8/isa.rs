@@ -117,6 +117,44 @@ fn has_vnni() -> bool {
         && std::arch::is_x86_feature_detected!("avx512vnni")
 }
 
+impl QIsa {
+    /// How the weights of these kernels are packed.
+    pub const fn layout(self) -> QLayout {
+        QLayout(self.0)
+    }
+}
+
+/// How the weights of one family of int8 kernels are packed. Unlike a
+/// [`QIsa`], any layout can be named on any machine: a build packs
+/// embedded weights for every instruction set its binary may meet.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct QLayout(pub(crate) Kind);
+
+impl QLayout {
+    pub const PORTABLE: QLayout = QLayout(Kind::Portable);
+    pub const AVX2: QLayout = QLayout(Kind::Avx2);
+    pub const AVX512VNNI: QLayout = QLayout(Kind::Avx512Vnni);
+    /// Every layout.
+    pub const ALL: [QLayout; 3] = [QLayout::PORTABLE, QLayout::AVX2, QLayout::AVX512VNNI];
+
+    /// The name of the instruction set that reads it.
+    pub const fn name(self) -> &'static str {
+        QIsa(self.0).name()
+    }
+}
+
+impl From<QIsa> for QLayout {
+    fn from(isa: QIsa) -> QLayout {
+        isa.layout()
+    }
+}
+
+impl fmt::Debug for QLayout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl fmt::Debug for QIsa {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

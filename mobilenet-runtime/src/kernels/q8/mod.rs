@@ -23,7 +23,7 @@ mod tests;
 
 pub use dw::{depthwise, depthwise_packed_len, pack_depthwise};
 pub use gemm::{gemm_packed_len, im2col_kpad, pack_gemm, pointwise, pointwise_f32};
-pub use isa::QIsa;
+pub use isa::{QIsa, QLayout};
 
 use super::ConvGeom;
 use crate::exec::Exec;
