@@ -40,6 +40,24 @@ unsafe fn avx512(iters: usize) -> f32 {
     unsafe { chains::<super::simd::Avx512>(iters) }
 }
 
+/// Iterations of each timed loop (about 0.1 s at the peak).
+const ITERS: usize = 20_000_000;
+
+/// The fastest of 3 runs of `f(ITERS)`, in seconds.
+///
+/// # Safety
+/// The CPU has the instructions `f` is compiled for.
+unsafe fn best_time<T>(f: unsafe fn(usize) -> T) -> f64 {
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let t = std::time::Instant::now();
+        // SAFETY: the caller's contract.
+        std::hint::black_box(unsafe { f(std::hint::black_box(ITERS)) });
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    best
+}
+
 pub(super) fn measure(isa: Isa) -> f64 {
     let (lanes, f): (usize, unsafe fn(usize) -> f32) = match isa.0 {
         #[cfg(target_arch = "x86_64")]
@@ -49,15 +67,8 @@ pub(super) fn measure(isa: Isa) -> f64 {
         // SAFETY: the portable kernels need no instructions beyond the baseline.
         _ => (8, |n| unsafe { chains::<super::simd::Portable>(n) }),
     };
-    let iters = 20_000_000;
-    let mut best = f64::MAX;
-    for _ in 0..3 {
-        let t = std::time::Instant::now();
-        // SAFETY: `isa` proves the instructions exist.
-        std::hint::black_box(unsafe { f(std::hint::black_box(iters)) });
-        best = best.min(t.elapsed().as_secs_f64());
-    }
-    (iters * 12 * lanes) as f64 / best / 1e9
+    // SAFETY: `isa` proves the instructions exist.
+    (ITERS * 12 * lanes) as f64 / unsafe { best_time(f) } / 1e9
 }
 
 /// 12 independent chains of AVX-512 VNNI `vpdpbusd` (64 u8 x i8
@@ -115,13 +126,6 @@ pub(super) fn measure_int8(isa: super::q8::QIsa) -> Option<f64> {
         Kind::Avx2 => (16, madd_pairs),
         _ => return None,
     };
-    let iters = 20_000_000;
-    let mut best = f64::MAX;
-    for _ in 0..3 {
-        let t = std::time::Instant::now();
-        // SAFETY: holding `isa` proves its instructions exist.
-        std::hint::black_box(unsafe { f(std::hint::black_box(iters)) });
-        best = best.min(t.elapsed().as_secs_f64());
-    }
-    Some((iters * 12 * macs) as f64 / best / 1e9)
+    // SAFETY: holding `isa` proves its instructions exist.
+    Some((ITERS * 12 * macs) as f64 / unsafe { best_time(f) } / 1e9)
 }
