@@ -678,6 +678,34 @@ mod x86 {
         }
     }
 
+    /// [`taps3_avx2`] on blocks `0..blocks`: two at a time, then an odd
+    /// last one alone.
+    ///
+    /// # Safety
+    /// As [`taps3_avx2`].
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2")]
+    unsafe fn taps3_avx2_blocks<const S: usize>(
+        g: &ConvGeom,
+        blocks: usize,
+        rows: Rows,
+        x: &[u8],
+        zp: i32,
+        w: &[i32],
+        bias: &[i32],
+        q: &Requant<'_>,
+        y: &mut [u8],
+    ) {
+        let pairs = blocks / 2 * 2;
+        // SAFETY: the caller's contract; `0..pairs` has an even length.
+        unsafe {
+            taps3_avx2::<S, 2>(g, 0..pairs, rows.clone(), x, zp, w, bias, q, y);
+            if pairs < blocks {
+                taps3_avx2::<S, 1>(g, pairs..blocks, rows, x, zp, w, bias, q, y);
+            }
+        }
+    }
+
     /// [`run`] for the kernel sizes with weights in registers, else any.
     ///
     /// # Safety
@@ -758,22 +786,11 @@ mod x86 {
     ) {
         // SAFETY: the caller's contract; this function's features are the vector type's.
         unsafe {
-            // Pairs of blocks; an odd last block alone, then the channels of no whole block.
+            // Whole blocks of 8 channels in the 3x3 kernel, then the channels of no whole block.
             let blocks = if g.kh == 3 && g.kw == 3 { g.cin / 8 } else { 0 };
-            let pairs = blocks / 2 * 2;
             match g.sw {
-                1 if blocks > 0 => {
-                    taps3_avx2::<1, 2>(g, 0..pairs, rows.clone(), x, zp, w, bias, q, y);
-                    if pairs < blocks {
-                        taps3_avx2::<1, 1>(g, pairs..blocks, rows.clone(), x, zp, w, bias, q, y)
-                    }
-                }
-                2 if blocks > 0 => {
-                    taps3_avx2::<2, 2>(g, 0..pairs, rows.clone(), x, zp, w, bias, q, y);
-                    if pairs < blocks {
-                        taps3_avx2::<2, 1>(g, pairs..blocks, rows.clone(), x, zp, w, bias, q, y)
-                    }
-                }
+                1 if blocks > 0 => taps3_avx2_blocks::<1>(g, blocks, rows.clone(), x, zp, w, bias, q, y),
+                2 if blocks > 0 => taps3_avx2_blocks::<2>(g, blocks, rows.clone(), x, zp, w, bias, q, y),
                 _ => return sizes::<__m256i>(g, 0, rows, x, zp, w, bias, q, y),
             }
             if blocks * 8 < g.cin {
@@ -911,19 +928,10 @@ mod x86 {
         unsafe fn store(acc: Self, mult: *const f32, res: *const u8, k: &Consts, y: *mut u8, cols: usize) {
             // SAFETY: `cols` lanes at `mult`, `res` and `y`.
             unsafe {
-                let mut f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), load_f32(mult, cols));
-                if !res.is_null() {
-                    let rb = load_u8(res, cols);
-                    let rv = _mm256_sub_epi32(_mm256_cvtepu8_epi32(rb), _mm256_set1_epi32(k.rzp));
-                    f = _mm256_add_ps(f, _mm256_mul_ps(_mm256_cvtepi32_ps(rv), _mm256_set1_ps(k.rmult)));
-                }
-                let f = _mm256_max_ps(f, _mm256_set1_ps((k.lo - k.zp) as f32));
-                let f = _mm256_min_ps(f, _mm256_set1_ps((k.hi - k.zp) as f32));
-                let r = _mm256_castps_si256(_mm256_add_ps(f, _mm256_set1_ps(MAGIC)));
-                let q = _mm256_sub_epi32(r, _mm256_set1_epi32(MAGIC_BITS - k.zp));
-                // Lanes are in 0..=255: pack to 16 bits, then bytes, without saturating.
-                let q16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256::<1>(q));
-                store_u8(y, _mm_packus_epi16(q16, q16), cols);
+                let rq = Requantizer::new(k.zp, k.lo, k.hi, k.rzp, k.rmult);
+                let res = (!res.is_null()).then(|| load_u8(res, cols));
+                let q = rq.scale(acc, load_f32(mult, cols), res);
+                store_u8(y, rq.pack(q, q), cols);
             }
         }
     }

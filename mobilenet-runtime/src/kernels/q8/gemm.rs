@@ -647,7 +647,7 @@ mod x86 {
         /// much as its multiply-adds.
         unsafe fn stage(x: *const u8, k: usize, rows: usize, space: &mut MaybeUninit<[i16; STAGE]>) -> *const i32 {
             let stride = k.next_multiple_of(2);
-            if rows * stride > STAGE || k > KC {
+            if rows * stride > STAGE {
                 return core::ptr::null();
             }
             let buf = space.as_mut_ptr().cast::<i16>();
