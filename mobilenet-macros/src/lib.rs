@@ -143,7 +143,14 @@ fn expand(args: &Args) -> syn::Result<TokenStream> {
             let weights_path = Path::new(&dir).join(w.value());
             let code =
                 codegen::generate_int8_embedded(&spec, &options, &weights_path, &w.value(), &codegen::blob_dir())
-                    .map_err(|e| syn::Error::new(w.span(), e.to_string()))?;
+                    .map_err(|e| {
+                        // A network int8 cannot compute is the `precision` word's error; a bad file, the weights'.
+                        let at = match e {
+                            codegen::Int8Error::Spec(_) | codegen::Int8Error::Unsupported(_) => word.span(),
+                            _ => w.span(),
+                        };
+                        syn::Error::new(at, e.to_string())
+                    })?;
             let track_weights = weights_path.display().to_string();
             return Ok(quote! {
                 #code

@@ -7,7 +7,9 @@
 //! are bytes for u8 tensors), then the quantized input, then (only for a
 //! regular conv whose window exceeds the kernel's on-stack band) im2col rows. Weights come from a
 //! quantized-model file at load time (`mobilenet_runtime::q8model`),
-//! described to it by the `STEPS` table this module emits.
+//! described to it by the `STEPS` table this module emits, or are packed
+//! from that file now and compiled in ([`super::int8_embed`]); either way
+//! `forward` reads them through `mobilenet_runtime::q8layers::Layers`.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
