@@ -271,24 +271,58 @@ unsafe fn group_n<V: Kernels, const K: usize, const S: usize, const P: usize>(
     }
 }
 
-/// The activation of every accumulator.
+/// Stores a group's accumulators, with the activation and the residual.
+///
+/// One branch on the activation per group, not per pixel (per pixel, it
+/// cost up to a third of the time on small maps), and each arm a straight
+/// run of register operations and stores: with the activation applied in
+/// place over the accumulator array behind a jump table, LLVM kept the
+/// array on the stack, and every group stored and reloaded its
+/// accumulators twice (a 1.2x to 1.7x slower depthwise conv with AVX-512 on
+/// Zen 5, BENCHMARKS.md). The arms are few on purpose: each is compiled
+/// into every group instantiation. ReLU is ReLU6 with an infinite upper
+/// bound; a residual (no MobileNet adds one after a depthwise conv) takes
+/// one general arm.
+///
+/// # Safety
+/// `y` (and `res`, if not null) hold the group's `P` pixels of `c` floats
+/// from `at`, a vector of channels each; the CPU has `V`'s instructions.
 #[inline(always)]
-unsafe fn act_all<V: Simd, const P: usize>(acc: &mut [V; P], act: Option<Act>) {
-    macro_rules! each {
-        ($a:expr) => {
-            for v in acc.iter_mut() {
-                // SAFETY: the caller's contract: the CPU has `V`'s instructions; no memory is accessed.
-                *v = unsafe { v.act($a) };
+unsafe fn store_all<V: Simd, const P: usize>(
+    acc: [V; P],
+    act: Option<Act>,
+    res: *const f32,
+    y: *mut f32,
+    at: usize,
+    c: usize,
+) {
+    // SAFETY: the caller's contract: pixel `p` of the group is `c` floats from `at + p * c` in `y` and `res`,
+    // and the CPU has `V`'s instructions.
+    unsafe {
+        if !res.is_null() {
+            for (p, a) in acc.iter().enumerate() {
+                a.act_opt(act).add(V::load(res.add(at + p * c))).store(y.add(at + p * c));
             }
-        };
-    }
-    match act {
-        None => {}
-        Some(Act::Relu) => each!(Act::Relu),
-        Some(Act::Relu6) => each!(Act::Relu6),
-        Some(Act::HardSwish) => each!(Act::HardSwish),
-        Some(Act::HardSigmoid) => each!(Act::HardSigmoid),
-        Some(Act::Sigmoid) => each!(Act::Sigmoid),
+            return;
+        }
+        match act {
+            None => {
+                for (p, a) in acc.iter().enumerate() {
+                    a.store(y.add(at + p * c));
+                }
+            }
+            Some(f @ (Act::Relu | Act::Relu6)) => {
+                let hi = V::splat(if f == Act::Relu6 { 6.0 } else { f32::INFINITY });
+                for (p, a) in acc.iter().enumerate() {
+                    a.max(V::zero()).min(hi).store(y.add(at + p * c));
+                }
+            }
+            Some(f) => {
+                for (p, a) in acc.iter().enumerate() {
+                    a.act(f).store(y.add(at + p * c));
+                }
+            }
+        }
     }
 }
 
@@ -363,20 +397,7 @@ pub(super) unsafe fn group<V: Simd, const K: usize, const S: usize, const P: usi
                     }
                 });
             }
-            // One branch on the activation and the residual per group, not
-            // per pixel (per pixel, it cost up to a third of the time on
-            // small maps).
-            act_all(&mut acc, px.act);
-            let at = grp.x0 * c + o;
-            if res.is_null() {
-                for (p, a) in acc.iter().enumerate() {
-                    a.store(y.add(at + p * c));
-                }
-            } else {
-                for (p, a) in acc.iter().enumerate() {
-                    a.add(V::load(res.add(at + p * c))).store(y.add(at + p * c));
-                }
-            }
+            store_all(acc, px.act, res, y, grp.x0 * c + o, c);
             wb = wb.add(K * K * V::LANES);
         }
     }

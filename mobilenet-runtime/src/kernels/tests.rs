@@ -139,19 +139,30 @@ fn depthwise_matches_the_definition() {
             (geom(3, 5, 20, 20, 2, 1, [0, 1, 1, 0]), 1, 11),
         ] {
             let taps = g.kh * g.kw;
-            let x = values(g.h * g.w * g.cin, seed);
+            // Inputs up to 4 so that some outputs pass 6 (ReLU6's upper clamp).
+            let x: Vec<f32> = values(g.h * g.w * g.cin, seed).iter().map(|v| v * 4.0).collect();
             let k = values(taps * g.cout, seed + 10);
             let b = values(g.cout, seed + 20);
             let r = values(g.oh * g.ow * g.cout, seed + 30);
             let (pw, pb) = packed_dw(isa, taps, g.cout, &k, &b);
-            let mut y = vec![0.0; g.oh * g.ow * g.cout];
-            depthwise(&Serial, isa, &g, &x, &pw, Epilogue::new(&pb, Some(Act::Relu6), Some(&r)), &mut y);
-            let expected: Vec<f64> = reference(&g, mult, &x, &k, Some(&b))
-                .iter()
-                .zip(&r)
-                .map(|(v, r)| v.clamp(0.0, 6.0) + *r as f64)
-                .collect();
-            close(&y, &expected, 1e-5);
+            let conv = reference(&g, mult, &x, &k, Some(&b));
+            // Every epilogue the store takes a separate path for: each
+            // activation, with and without a residual.
+            for act in [None, Some(Act::Relu), Some(Act::Relu6), Some(Act::HardSwish)] {
+                for res in [None, Some(&r[..])] {
+                    let mut y = vec![0.0; g.oh * g.ow * g.cout];
+                    depthwise(&Serial, isa, &g, &x, &pw, Epilogue::new(&pb, act, res), &mut y);
+                    let expected: Vec<f64> = conv
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| {
+                            let a = act.map_or(*v, |a| a.apply(*v as f32) as f64);
+                            a + res.map_or(0.0, |r| r[i] as f64)
+                        })
+                        .collect();
+                    close(&y, &expected, 1e-5);
+                }
+            }
         }
     }
 }
