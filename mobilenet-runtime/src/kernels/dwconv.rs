@@ -66,30 +66,67 @@ unsafe fn avx512(g: &ConvGeom, rows: Rows, x: &[f32], w: &[f32], epi: Epilogue<'
     unsafe { run::<super::simd::Avx512>(g, rows, x, w, epi, y) }
 }
 
+/// Bytes of the `kh` input rows of a channel slice that should stay in L1
+/// while its output rows are computed (half of a 32 KiB L1).
+const L1_ROWS_BYTES: usize = 16 * 1024;
+
+/// Fewest vector multiply-adds per output pixel (vectors times taps) a
+/// slice must have: each group call has a fixed cost, and thin slices
+/// of a 3x3 conv (three vectors) lost more to it than L1 gained them.
+const MIN_SLICE_TAPS: usize = 36;
+
+/// Channels per slice of [`run`]: whole vectors, as many as keep the slice's
+/// `kh` input rows within [`L1_ROWS_BYTES`]; all of them where that gives
+/// too thin a slice, and with vectors narrower than a cache line (AVX2: its
+/// loads bring half as many bytes per multiply-add, it did not wait on L2,
+/// and slicing only slowed it).
+fn slice_channels(g: &ConvGeom, lanes: usize) -> usize {
+    if lanes * 4 < 64 {
+        return g.cin;
+    }
+    let vectors = L1_ROWS_BYTES / (g.kh * g.w * lanes * 4).max(1);
+    if vectors * g.kh * g.kw < MIN_SLICE_TAPS || vectors * lanes >= g.cin { g.cin } else { vectors * lanes }
+}
+
 /// Output rows `rows`; `y` and the residual start at row `rows.start`.
+///
+/// Channels are walked in slices ([`slice_channels`]), each over all the
+/// rows: an input row is read by `kh` output rows, and whole rows of a
+/// map of many channels (14x14x384: 64 KB for three) do not stay in L1 from one output
+/// row to the next, so every output row fetched its inputs from L2 again.
+/// A slice's rows do stay.
 #[inline(always)]
 unsafe fn run<V: Kernels>(g: &ConvGeom, rows: Rows, x: &[f32], w: &[f32], epi: Epilogue<'_>, y: &mut [f32]) {
     let res = epi.residual.map_or(core::ptr::null(), <[f32]>::as_ptr);
     let (x, y) = (x.as_ptr(), y.as_mut_ptr());
     let first = rows.start;
-    for oy in rows {
-        let top = (oy * g.sh) as isize - g.pad_top as isize;
-        let mut rows = [core::ptr::null(); MAX_K];
-        for (ky, r) in rows.iter_mut().enumerate().take(g.kh) {
-            let iy = top + ky as isize;
-            if iy >= 0 && (iy as usize) < g.h {
-                // SAFETY: `iy < g.h`, so the row starts inside `x` (`h * w * cin` floats, checked by
-                // `depthwise`).
-                *r = unsafe { x.add(iy as usize * g.w * g.cin) };
+    let slice = slice_channels(g, V::LANES);
+    for c0 in (0..g.cin).step_by(slice) {
+        let cn = slice.min(g.cin - c0);
+        for oy in rows.clone() {
+            let top = (oy * g.sh) as isize - g.pad_top as isize;
+            let mut rows = [core::ptr::null(); MAX_K];
+            for (ky, r) in rows.iter_mut().enumerate().take(g.kh) {
+                let iy = top + ky as isize;
+                if iy >= 0 && (iy as usize) < g.h {
+                    // SAFETY: `iy < g.h` and `c0 < cin`, so the slice of the row starts inside `x` (`h * w * cin`
+                    // floats, checked by `depthwise`).
+                    *r = unsafe { x.add(iy as usize * g.w * g.cin + c0) };
+                }
             }
+            let o = (oy - first) * g.ow * g.cout + c0;
+            // SAFETY: `res` holds the rows of this part (checked by `depthwise`); `o` is the offset of the slice
+            // of row `oy` in it.
+            let r = if res.is_null() { res } else { unsafe { res.add(o) } };
+            // SAFETY: `c0` is a multiple of the vector width below `cin`: the slice's packed weights and bias
+            // lie inside theirs (checked by `depthwise`).
+            let (ws, bs) = unsafe { (w.as_ptr().add(c0 * g.kh * g.kw), epi.bias.as_ptr().add(c0)) };
+            let px = Pixel { c: g.cin, n: cn, w: ws, bias: bs, act: epi.act };
+            // SAFETY: `rows` point at the slice of input rows or are null, `y.add(o)` at the slice of output row
+            // `oy` of this part, `px` at the slice's weights and bias (all checked by `depthwise`); `V` matches
+            // the function's target features.
+            unsafe { row_pixels::<V>(g, &px, &rows[..g.kh], r, y.add(o)) };
         }
-        let o = (oy - first) * g.ow * g.cout;
-        // SAFETY: `res` holds the rows of this part (checked by `depthwise`); `o` is the offset of row `oy`
-        // in it.
-        let r = if res.is_null() { res } else { unsafe { res.add(o) } };
-        // SAFETY: `rows` point at input rows or are null, `y.add(o)` at output row `oy` of this part, `w` and
-        // `bias` are packed for `g` (all checked by `depthwise`); `V` matches the function's target features.
-        unsafe { row::<V>(g, &rows[..g.kh], w.as_ptr(), epi.bias.as_ptr(), epi.act, r, y.add(o)) };
     }
 }
 
@@ -155,18 +192,26 @@ pub(crate) unsafe fn row<V: Kernels>(
     res: *const f32,
     y: *mut f32,
 ) {
-    let px = Pixel { c: g.cin, w, bias, act };
+    let px = Pixel { c: g.cin, n: g.cin, w, bias, act };
+    // SAFETY: the caller's contract, for every channel.
+    unsafe { row_pixels::<V>(g, &px, rows, res, y) }
+}
+
+/// [`row`] for the channels of `px` (`px.n` from where its pointers, `rows`,
+/// `res` and `y` start, pixels `px.c` apart).
+#[inline(always)]
+unsafe fn row_pixels<V: Kernels>(g: &ConvGeom, px: &Pixel, rows: &[*const f32], res: *const f32, y: *mut f32) {
     // SAFETY: the caller's contract: `rows` hold `g.kh` input rows (or null), `y` and `res` an output row,
-    // `w` and `bias` packed for `g`.
+    // `px` the weights and bias of its channels.
     unsafe {
         match (g.kh, g.kw, g.sw) {
-            (3, 3, 1) => row_groups::<V, 3, 1>(g, &px, rows, res, y),
-            (3, 3, 2) => row_groups::<V, 3, 2>(g, &px, rows, res, y),
-            (5, 5, 1) => row_groups::<V, 5, 1>(g, &px, rows, res, y),
-            (5, 5, 2) => row_groups::<V, 5, 2>(g, &px, rows, res, y),
+            (3, 3, 1) => row_groups::<V, 3, 1>(g, px, rows, res, y),
+            (3, 3, 2) => row_groups::<V, 3, 2>(g, px, rows, res, y),
+            (5, 5, 1) => row_groups::<V, 5, 1>(g, px, rows, res, y),
+            (5, 5, 2) => row_groups::<V, 5, 2>(g, px, rows, res, y),
             _ => {
                 for ox in 0..g.ow {
-                    clipped::<V>(g, &px, rows, ox, 0, res, y);
+                    clipped::<V>(g, px, rows, ox, 0, res, y);
                 }
             }
         }
@@ -204,7 +249,7 @@ unsafe fn row_groups<V: Kernels, const K: usize, const S: usize>(
     y: *mut f32,
 ) {
     let c = px.c;
-    let full = c / V::LANES;
+    let full = px.n / V::LANES;
     let most = GROUP / S;
     let ptrs: [*const f32; K] = core::array::from_fn(|ky| rows[ky]);
     let mut x0 = 0;
@@ -242,7 +287,7 @@ unsafe fn row_groups<V: Kernels, const K: usize, const S: usize>(
                 (2, _) => group_n::<V, K, S, 2>(px, &grp, res, y),
                 _ => group_n::<V, K, S, 1>(px, &grp, res, y),
             }
-            if full * V::LANES < c {
+            if full * V::LANES < px.n {
                 for ox in x0..x0 + np {
                     clipped::<V>(g, px, rows, ox, full * V::LANES, res, y);
                 }
@@ -403,16 +448,21 @@ pub(super) unsafe fn group<V: Simd, const K: usize, const S: usize, const P: usi
     }
 }
 
-/// What every pixel of a row shares.
+/// What every pixel of a row shares: its channels `0..n` from where the
+/// pointers (and the rows read) start, out of pixels `c` floats apart.
 pub(super) struct Pixel {
+    /// Floats from one pixel to the next.
     c: usize,
+    /// Channels computed (all `c`, or a slice of them); a tail that is not
+    /// a whole vector only at the end of the pixel.
+    n: usize,
     /// Packed `[channel block][tap][lane]`.
     w: *const f32,
     bias: *const f32,
     act: Option<Act>,
 }
 
-/// Channels `from..` of output pixel `ox`, its window clipped to the image
+/// Channels `from..px.n` of output pixel `ox`, its window clipped to the image
 /// (kernels without a grouped path, channel tails). `from` is a multiple of
 /// the vector width.
 #[inline(always)]
@@ -430,8 +480,8 @@ unsafe fn clipped<V: Simd>(
     let kx0 = (-left).max(0) as usize;
     let kx1 = (g.w as isize - left).clamp(0, g.kw as isize) as usize;
     let taps = g.kh * g.kw;
-    for cb in (from..c).step_by(V::LANES) {
-        let n = V::LANES.min(c - cb);
+    for cb in (from..px.n).step_by(V::LANES) {
+        let n = V::LANES.min(px.n - cb);
         // SAFETY: `n` lanes from channel `cb` of input columns `kx0..kx1` (clipped to the image) of non-null
         // rows, and of output pixel `ox`; weights and bias packed for `c` (padded to whole vectors).
         unsafe {

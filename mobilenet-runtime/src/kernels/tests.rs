@@ -134,6 +134,11 @@ fn depthwise_matches_the_definition() {
             (geom(3, 3, 16, 16, 5, 1, [2, 2, 2, 2]), 1, 16),
             (geom(6, 1, 8, 8, 3, 1, [1, 1, 1, 1]), 1, 17),
             (geom(5, 45, 16, 16, 5, 2, [1, 2, 1, 2]), 1, 18),
+            // Narrow maps of many channels, walked in channel slices with
+            // AVX-512 (192 + 8 channels; 5x5 stride 2: 80 + 70, a tail in
+            // the last slice).
+            (geom(6, 7, 200, 200, 3, 1, [1, 1, 1, 1]), 1, 19),
+            (geom(9, 9, 150, 150, 5, 2, [2, 2, 2, 2]), 1, 20),
             // Kernel sizes without an unrolled path, windows wider than the image.
             (geom(4, 4, 12, 12, 7, 1, [3, 3, 3, 3]), 1, 10),
             (geom(3, 5, 20, 20, 2, 1, [0, 1, 1, 0]), 1, 11),
