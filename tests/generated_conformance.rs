@@ -157,32 +157,31 @@ shared_fixture!(tv_v3small_1_0_224, "tv_mobilenet_v3_small_1.0_224", "specs/tv_v
 
 /// `fuse = every_block` really puts the committed fixtures' blocks through
 /// the fused-block kernel: v1 blocks (depthwise -> pointwise), inverted
-/// residual blocks with their skip connection, and squeeze-excite blocks
+/// residual blocks with their skip connection, squeeze-excite blocks
 /// (expand -> depthwise only), which the size threshold leaves unfused in
-/// networks this small.
+/// networks this small, and stems that expand the first block.
 #[test]
 fn every_block_fusion_reaches_every_kind_of_block() {
     use mobilenet_compiler::codegen::{self, Fusion, Options};
     use mobilenet_compiler::ir::Op;
     use mobilenet_compiler::spec::Family;
-    let mut squeeze_excite = 0;
+    let (mut squeeze_excite, mut stem_blocks) = (0, 0);
     for fixture in common::small_fixtures() {
         let spec = fixture.spec();
-        let blocks = |fusion| {
+        let graph = |fusion| {
             let mut options = Options::new("T");
             options.fusion = fusion;
-            let g = codegen::generate(&spec, &options).unwrap().graph;
-            let blocks: Vec<_> = g
-                .ids()
-                .filter_map(|id| match &g.node(id).op {
-                    // (expand, project, residual)
-                    Op::Block(b) => Some((b.expand.is_some(), b.project.is_some(), b.residual())),
-                    _ => None,
-                })
-                .collect();
-            blocks
+            codegen::generate(&spec, &options).unwrap().graph
         };
-        let (every, optimized) = (blocks(Fusion::EveryBlock), blocks(Fusion::Optimized));
+        // (expand, project, residual) of each block, and how many blocks the
+        // stem (a 3x3 conv, not 1x1) expands.
+        let blocks = |g: &mobilenet_compiler::ir::Graph| -> (Vec<_>, usize) {
+            let blocks: Vec<_> =
+                g.nodes().iter().filter_map(|n| if let Op::Block(b) = &n.op { Some(b) } else { None }).collect();
+            let stems = blocks.iter().filter(|b| b.expand.as_ref().is_some_and(|e| e.kernel != [1, 1])).count();
+            (blocks.iter().map(|b| (b.expand.is_some(), b.project.is_some(), b.residual())).collect(), stems)
+        };
+        let ((every, stems), (optimized, _)) = (blocks(&graph(Fusion::EveryBlock)), blocks(&graph(Fusion::Optimized)));
         if spec.model.depth_multiplier() != 1 {
             // The block kernel takes depthwise multiplier 1 only.
             assert!(every.is_empty(), "{}: no block with a depth multiplier is fused", fixture.name);
@@ -198,6 +197,11 @@ fn every_block_fusion_reaches_every_kind_of_block() {
             _ => assert!(every.contains(&(true, true, true)), "{}: a fused residual block", fixture.name),
         }
         squeeze_excite += every.iter().filter(|b| **b == (true, false, false)).count();
+        // Where the first block adds the stem's output back (v2 at alpha
+        // 0.1: 8 channels in and out), the stem has two readers and stays.
+        assert!(stems <= 1, "{}: only the stem expands with a 3x3 conv", fixture.name);
+        stem_blocks += stems;
     }
     assert!(squeeze_excite > 0, "some committed fixture has fused squeeze-excite blocks");
+    assert!(stem_blocks > 0, "some committed fixture has its stem fused into the first block");
 }

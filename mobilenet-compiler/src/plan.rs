@@ -13,7 +13,7 @@
 //! arena planner). [`Plan::lower_bound`] is the most memory any step needs
 //! live at once, which no plan can beat.
 
-use mobilenet_layout::geom::BlockGeom;
+use mobilenet_layout::geom::{BlockGeom, ExpandConv, Expansion};
 
 use crate::ir::{Graph, NodeId, Op, Shape};
 
@@ -92,10 +92,26 @@ pub fn block_geom(graph: &Graph, id: NodeId) -> Option<BlockGeom> {
         Shape::Map { h, w, c } => (h as usize, w as usize, c as usize),
         Shape::Vector { n } => (1, 1, n as usize),
     };
-    let (h, w, cin) = dims(input);
+    let (ih, iw, cin) = dims(input);
+    let (h, w, _) = match b.expand {
+        Some(_) => dims(shapes[0]),
+        None => dims(input),
+    };
     let dw_out = shapes[usize::from(b.expand.is_some())];
     let (oh, ow, e) = dims(dw_out);
     let d = &b.depthwise;
+    let expand = match &b.expand {
+        None => Expansion::None,
+        Some(c) if c.is_pointwise() => Expansion::Pointwise,
+        Some(c) => Expansion::Conv(ExpandConv {
+            h: ih,
+            w: iw,
+            k: c.kernel[0] as usize,
+            s: c.stride[0] as usize,
+            pad_top: c.padding.top as usize,
+            pad_left: c.padding.left as usize,
+        }),
+    };
     Some(BlockGeom {
         h,
         w,
@@ -108,7 +124,7 @@ pub fn block_geom(graph: &Graph, id: NodeId) -> Option<BlockGeom> {
         s: d.stride[0] as usize,
         pad_top: d.padding.top as usize,
         pad_left: d.padding.left as usize,
-        expand: b.expand.is_some(),
+        expand,
         project: b.project.is_some(),
     })
 }

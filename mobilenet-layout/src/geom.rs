@@ -57,11 +57,14 @@ const SCRATCH_BUDGET: usize = 16 * 1024;
 
 /// Shape of a fused block. `e` is the depthwise conv's channel count (the
 /// expanded width, or `cin` without expansion); the depthwise kernel is
-/// `k x k` with stride `s`.
+/// `k x k` with stride `s` over an `h x w` map (the expanded map).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockGeom {
+    /// Height and width of the depthwise conv's input: the expanded map,
+    /// or the block's input without expansion.
     pub h: usize,
     pub w: usize,
+    /// Channels of the block's input.
     pub cin: usize,
     pub e: usize,
     pub oh: usize,
@@ -71,15 +74,68 @@ pub struct BlockGeom {
     pub s: usize,
     pub pad_top: usize,
     pub pad_left: usize,
-    pub expand: bool,
+    pub expand: Expansion,
     pub project: bool,
 }
 
+/// How a block makes the depthwise conv's input from its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expansion {
+    /// The depthwise conv reads the block's input (`e == cin`).
+    None,
+    /// A 1x1 conv, stride 1: an expanded row is a GEMM over an input row.
+    Pointwise,
+    /// A regular `k x k` conv (a network's stem): an expanded row is a row
+    /// of that conv over the block's input, so the stem's output (1.6 MB in
+    /// MobileNetV1 and V2 at 224) never leaves the cache either.
+    Conv(ExpandConv),
+}
+
+/// A block's `k x k` expansion conv with stride `s`, over the block's
+/// `h x w x cin` input; its output is the block's `h x w x e` map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpandConv {
+    pub h: usize,
+    pub w: usize,
+    pub k: usize,
+    pub s: usize,
+    pub pad_top: usize,
+    pub pad_left: usize,
+}
+
 impl BlockGeom {
+    /// Whether it has an expansion conv.
+    pub const fn expands(&self) -> bool {
+        !matches!(self.expand, Expansion::None)
+    }
+
+    /// Floats of the block's input: `h x w x cin`, or the expansion conv's
+    /// input.
+    pub const fn input_len(&self) -> usize {
+        match self.expand {
+            Expansion::Conv(c) => c.h * c.w * self.cin,
+            _ => self.h * self.w * self.cin,
+        }
+    }
+
+    /// The geometry of a `k x k` expansion conv.
+    pub const fn expand_conv(&self) -> Option<ConvGeom> {
+        match self.expand {
+            Expansion::Conv(c) => Some(ConvGeom::new(
+                [c.h, c.w, self.cin],
+                [self.h, self.w, self.e],
+                [c.k, c.k],
+                [c.s, c.s],
+                [c.pad_top, c.pad_left],
+            )),
+            _ => None,
+        }
+    }
+
     /// Output rows per band.
     pub const fn band(&self) -> usize {
         // ring + band buffer for `r` rows: ((r - 1) s + k) w e + r ow e floats.
-        let ring_row = if self.expand { self.w * self.e } else { 0 };
+        let ring_row = if self.expands() { self.w * self.e } else { 0 };
         let band_row = if self.project { self.ow * self.e } else { 0 };
         let per_row = self.s * ring_row + band_row;
         let fixed = if self.k > self.s { (self.k - self.s) * ring_row } else { 0 };
@@ -100,7 +156,7 @@ impl BlockGeom {
 
     /// Floats of scratch [`block`] needs.
     pub const fn scratch_len(&self) -> usize {
-        let ring = if self.expand { self.ring() * self.w * self.e } else { 0 };
+        let ring = if self.expands() { self.ring() * self.w * self.e } else { 0 };
         let band = if self.project { self.band() * self.ow * self.e } else { 0 };
         ring + band
     }

@@ -113,7 +113,7 @@ fn main() {
 }
 
 fn block_bench(isa: Isa) {
-    use kernels::{BlockGeom, Stage, Stages, block};
+    use kernels::{BlockGeom, Expansion, Stage, Stages, block};
     for (h, cin, e, cout, k, s) in [
         (112, 16, 96, 24, 3, 2),
         (56, 24, 144, 24, 3, 1),
@@ -127,7 +127,22 @@ fn block_bench(isa: Isa) {
         let pad = (k - 1) / 2;
         let (pt, pl) = if s == 2 { (pad - 1, pad - 1) } else { (pad, pad) };
         let oh = (h + 2 * pad - k) / s + 1;
-        let g = BlockGeom { h, w: h, cin, e, oh, ow: oh, cout, k, s, pad_top: pt, pad_left: pl, expand, project: true };
+        let expansion = if expand { Expansion::Pointwise } else { Expansion::None };
+        let g = BlockGeom {
+            h,
+            w: h,
+            cin,
+            e,
+            oh,
+            ow: oh,
+            cout,
+            k,
+            s,
+            pad_top: pt,
+            pad_left: pl,
+            expand: expansion,
+            project: true,
+        };
         let x = aligned(h * h * cin);
         let ew = aligned(pack::gemm_len(cin, e));
         pack::gemm(isa, &vec![0.01; cin * e], cin, e, ew);

@@ -7,6 +7,7 @@ use quote::quote;
 use super::layout::{Layout, Slot, lit};
 use crate::ir::{Act, Conv, ConvKind, DenseAct, Graph, NodeId, Op, Pool, Shape};
 use crate::plan::{Plan, Storage, block_geom};
+use mobilenet_layout::geom::Expansion;
 
 /// The nodes that take a step of `forward` (not the input, not views).
 pub(super) fn step_nodes(graph: &Graph) -> impl Iterator<Item = NodeId> + '_ {
@@ -202,7 +203,15 @@ pub(super) fn steps(graph: &Graph, plan: &Plan, layout: &Layout, _rt: &TokenStre
                 let g = block_geom(graph, id).expect("a block node");
                 let [h, w, cin, e, oh, ow, cout, k, s, pt, pl] =
                     [g.h, g.w, g.cin, g.e, g.oh, g.ow, g.cout, g.k, g.s, g.pad_top, g.pad_left].map(lit);
-                let (expand, project) = (g.expand, g.project);
+                let project = g.project;
+                let expand = match g.expand {
+                    Expansion::None => quote!(k::Expansion::None),
+                    Expansion::Pointwise => quote!(k::Expansion::Pointwise),
+                    Expansion::Conv(c) => {
+                        let [h, w, kk, s, pt, pl] = [c.h, c.w, c.k, c.s, c.pad_top, c.pad_left].map(lit);
+                        quote!(k::Expansion::Conv(k::ExpandConv { h: #h, w: #w, k: #kk, s: #s, pad_top: #pt, pad_left: #pl }))
+                    }
+                };
                 let mut layers = nw.layers.iter().copied();
                 let ex = option(blk.expand.as_ref().map(|c| stage(c, layers.next().expect("laid out"), None)));
                 let dw = stage(&blk.depthwise, layers.next().expect("laid out"), None);

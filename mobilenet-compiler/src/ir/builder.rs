@@ -203,7 +203,9 @@ fn infer_shape(op: &Op, shapes: &[Shape]) -> Result<Shape, String> {
         },
         Op::Block(b) => {
             let pointwise = |c: &Conv| c.kind == ConvKind::Regular && c.kernel == [1, 1] && c.stride == [1, 1];
-            if b.expand.as_ref().is_some_and(|e| !pointwise(e) || !e.padding.is_zero() || e.residual)
+            let square = |c: &Conv| c.kernel[0] == c.kernel[1] && c.stride[0] == c.stride[1];
+            let expansion = |c: &Conv| c.kind == ConvKind::Regular && square(c) && !c.residual;
+            if b.expand.as_ref().is_some_and(|e| !expansion(e))
                 || b.project.as_ref().is_some_and(|p| !pointwise(p) || !p.padding.is_zero())
                 || b.depthwise.kind != (ConvKind::Depthwise { multiplier: 1 })
                 || b.depthwise.residual
@@ -211,7 +213,10 @@ fn infer_shape(op: &Op, shapes: &[Shape]) -> Result<Shape, String> {
                 || b.depthwise.stride[0] != b.depthwise.stride[1]
                 || (b.expand.is_none() && b.project.is_none())
             {
-                return Err("a block is [1x1 expand] -> square depthwise (multiplier 1) -> [1x1 project]".into());
+                return Err(
+                    "a block is [1x1 or square regular expand] -> square depthwise (multiplier 1) -> [1x1 project]"
+                        .into(),
+                );
             }
             let out = *b.shapes(shapes[0])?.last().expect("a block has convs");
             if b.residual() && shapes[1] != out {

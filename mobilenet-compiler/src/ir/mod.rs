@@ -189,9 +189,10 @@ pub enum Op {
     Flatten,
     /// Softmax over the last axis.
     Softmax,
-    /// Expand (1x1) -> depthwise -> project (1x1) computed as one unit
-    /// (the `fuse_block` pass), streamed over rows so the expanded tensor
-    /// never exists whole. `inputs[1]` is the residual if the projection has one.
+    /// Expand (1x1, or a network's square stem conv) -> depthwise -> project
+    /// (1x1) computed as one unit (the `fuse_block` pass), streamed over rows
+    /// so the expanded tensor never exists whole. `inputs[1]` is the residual
+    /// if the projection has one.
     Block(Box<Block>),
 }
 
@@ -199,7 +200,9 @@ pub enum Op {
 /// its own epilogue; at least one of `expand` and `project` is present.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Block {
-    /// Regular 1x1 conv, stride 1, no padding, no residual.
+    /// Regular conv with a square kernel and stride, no residual: 1x1
+    /// (stride 1, no padding) in an inverted-residual block, `k x k` where a
+    /// stem feeds the first depthwise conv.
     pub expand: Option<Conv>,
     /// Depthwise conv with multiplier 1, no residual.
     pub depthwise: Conv,

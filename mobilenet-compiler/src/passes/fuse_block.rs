@@ -3,7 +3,10 @@
 //! expanded tensor (4.8 MB in an early MobileNetV2 block) never leaves the
 //! cache. A squeeze-excite block, whose gate needs the whole depthwise
 //! output, fuses expand and depthwise only; a v1 block, which has no
-//! expansion, fuses depthwise and pointwise.
+//! expansion, fuses depthwise and pointwise. A network's stem (a regular
+//! 3x3 conv) takes the expansion's place before the first depthwise conv:
+//! its 1.6 MB output (v1 and v2 at 224) is made row by row as the
+//! depthwise conv needs it.
 
 use super::edit::Fuser;
 use crate::ir::{Block, Conv, ConvKind, Graph, NodeId, Op};
@@ -21,6 +24,22 @@ const MIN_FUSED_BYTES: usize = 1 << 20;
 fn pointwise(op: Option<&Op>) -> Option<&Conv> {
     match op {
         Some(Op::Conv(c)) if c.is_pointwise() => Some(c),
+        _ => None,
+    }
+}
+
+/// A conv a block can expand with: regular, with a square kernel and
+/// stride (1x1 in inverted-residual blocks, 3x3 stride 2 for a stem).
+fn expansion(op: Option<&Op>) -> Option<&Conv> {
+    match op {
+        Some(Op::Conv(c))
+            if c.kind == ConvKind::Regular
+                && c.kernel[0] == c.kernel[1]
+                && c.stride[0] == c.stride[1]
+                && !c.residual =>
+        {
+            Some(c)
+        }
         _ => None,
     }
 }
@@ -43,9 +62,8 @@ pub(crate) fn run_with(graph: &Graph, min_fused_bytes: usize) -> Graph {
         {
             continue;
         }
-        let expand = f
-            .input(dw_id, 0)
-            .filter(|&e| pointwise(f.node(e).map(|n| &n.op)).is_some_and(|c| !c.residual) && f.sole_reader(e, dw_id));
+        let expand =
+            f.input(dw_id, 0).filter(|&e| expansion(f.node(e).map(|n| &n.op)).is_some() && f.sole_reader(e, dw_id));
         let project = f
             .sole_consumer(dw_id)
             .filter(|&p| pointwise(f.node(p).map(|n| &n.op)).is_some() && f.input(p, 0) == Some(dw_id));

@@ -6,12 +6,14 @@
 //! once, kept while a depthwise window still needs it; the depthwise output
 //! of a band goes to a band buffer that the projection GEMM reads (adding the
 //! residual). Both buffers are sized to stay in L2. Either 1x1 may be absent
-//! (v1 blocks and the first v2/v3 block have no expansion; squeeze-excite
-//! blocks stop after the depthwise conv, whose output the gate needs whole).
+//! (v1 blocks have no expansion; squeeze-excite blocks stop after the
+//! depthwise conv, whose output the gate needs whole). Before the first
+//! depthwise conv, the network's stem (a 3x3 stride-2 conv over the image)
+//! takes the expansion's place: its rows go to the ring like expanded ones.
 
 use super::BlockGeom;
 use super::gemm::{self, Gemm};
-use super::{Epilogue, Isa, dwconv, par};
+use super::{Epilogue, Isa, conv, dwconv, par};
 use crate::exec::Exec;
 
 /// One conv of a block: its packed kernel and its epilogue.
@@ -44,10 +46,20 @@ pub fn block(
     y: &mut [f32],
 ) {
     let Stages { expand, depthwise, project } = *stages;
-    assert!(g.expand == expand.is_some() && g.project == project.is_some(), "stages match the geometry");
-    assert!(g.expand || g.e == g.cin, "without expansion the depthwise conv reads the input");
+    assert!(g.expands() == expand.is_some() && g.project == project.is_some(), "stages match the geometry");
+    assert!(g.expands() || g.e == g.cin, "without expansion the depthwise conv reads the input");
     assert!(g.k <= dwconv::MAX_K);
-    assert!(x.len() >= g.h * g.w * g.cin && y.len() >= g.oh * g.ow * if g.project { g.cout } else { g.e });
+    assert!(x.len() >= g.input_len() && y.len() >= g.oh * g.ow * if g.project { g.cout } else { g.e });
+    if let Some(c) = g.expand_conv() {
+        let k = c.kh * c.kw * c.cin;
+        assert!(
+            k <= super::conv::IM2COL,
+            "a {}x{}x{} expansion window does not fit the im2col buffer",
+            c.kh,
+            c.kw,
+            c.cin
+        );
+    }
     assert!(
         expand.is_none_or(|s| s.epi.residual.is_none()) && depthwise.epi.residual.is_none(),
         "the residual is added by the projection"
@@ -79,7 +91,8 @@ struct Blk<'a> {
 fn run(isa: Isa, b: &Blk<'_>, rows: core::ops::Range<usize>, scratch: &mut [f32], y: &mut [f32]) {
     let g = b.g;
     let first = rows.start;
-    let (band, ring) = (g.band(), if g.expand { g.ring() } else { 0 });
+    let (band, ring) = (g.band(), if g.expands() { g.ring() } else { 0 });
+    let expand_conv = g.expand_conv();
     let ring_len = ring * g.w * g.e;
     let (ring_buf, band_buf) = scratch.split_at_mut(ring_len);
     let dw = g.depthwise();
@@ -94,18 +107,25 @@ fn run(isa: Isa, b: &Blk<'_>, rows: core::ops::Range<usize>, scratch: &mut [f32]
             let last = ((oy1 - 1) * g.s + g.k).saturating_sub(g.pad_top).min(g.h);
             while next < last {
                 let slot = next % ring;
-                let gm = Gemm {
-                    m: g.w,
-                    k: g.cin,
-                    n: g.e,
-                    ldc: g.e,
-                    x: &b.x[next * g.w * g.cin..(next + 1) * g.w * g.cin],
-                    lda: g.cin,
-                    koff: None,
-                    w: ex.w,
-                    epi: ex.epi,
-                };
-                gemm::gemm(isa, &gm, &mut ring_buf[slot * g.w * g.e..(slot + 1) * g.w * g.e]);
+                let out = &mut ring_buf[slot * g.w * g.e..(slot + 1) * g.w * g.e];
+                match &expand_conv {
+                    // A stem: one row of its conv over the block's input.
+                    Some(c) => conv::conv2d_rows(isa, c, next..next + 1, b.x, ex.w, ex.epi, out),
+                    None => {
+                        let gm = Gemm {
+                            m: g.w,
+                            k: g.cin,
+                            n: g.e,
+                            ldc: g.e,
+                            x: &b.x[next * g.w * g.cin..(next + 1) * g.w * g.cin],
+                            lda: g.cin,
+                            koff: None,
+                            w: ex.w,
+                            epi: ex.epi,
+                        };
+                        gemm::gemm(isa, &gm, out);
+                    }
+                }
                 next += 1;
             }
         }
@@ -117,7 +137,7 @@ fn run(isa: Isa, b: &Blk<'_>, rows: core::ops::Range<usize>, scratch: &mut [f32]
                 let iy = top + ky as isize;
                 if iy >= 0 && (iy as usize) < g.h {
                     let iy = iy as usize;
-                    *r = if g.expand {
+                    *r = if g.expands() {
                         ring_buf[(iy % ring) * g.w * g.e..].as_ptr()
                     } else {
                         b.x[iy * g.w * g.e..].as_ptr()

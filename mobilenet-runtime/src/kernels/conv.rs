@@ -7,7 +7,7 @@ use super::{ConvGeom, Epilogue, Isa, PointwiseGeom, par};
 use crate::exec::Exec;
 
 /// Floats of the on-stack im2col buffer (32 KiB).
-const IM2COL: usize = 8192;
+pub(super) const IM2COL: usize = 8192;
 
 /// Floats of the im2col buffer for a few (border) pixels.
 const SMALL_IM2COL: usize = 1024;
@@ -30,7 +30,7 @@ pub fn conv2d(e: &dyn Exec, isa: Isa, g: &ConvGeom, x: &[f32], w: &[f32], epi: E
 }
 
 /// Output rows `rows` of [`conv2d`]; `y` and the residual start at row `rows.start`.
-fn conv2d_rows(
+pub(super) fn conv2d_rows(
     isa: Isa,
     g: &ConvGeom,
     rows: core::ops::Range<usize>,

@@ -48,7 +48,7 @@ pub use conv::{conv2d, pointwise};
 pub use dwconv::depthwise;
 pub use elementwise::{activation, add, batch_norm, mul_gate, rescale, softmax, softmax_in_place, zero_pad};
 pub use isa::{Isa, Packing};
-pub use mobilenet_layout::geom::{BlockGeom, ConvGeom, MAX_KERNEL, PointwiseGeom};
+pub use mobilenet_layout::geom::{BlockGeom, ConvGeom, ExpandConv, Expansion, MAX_KERNEL, PointwiseGeom};
 pub use mobilenet_layout::{Act, libm_exp, pack};
 pub use pool::{global_avg_pool, global_max_pool};
 

@@ -306,41 +306,65 @@ fn pools_dense_softmax_pad_gate() {
 }
 
 /// The fused block equals its three kernels run one after the other, over
-/// several bands and with every combination of stages.
+/// several bands and with every combination of stages. `ek` is the
+/// expansion's kernel: 0 none, 1 pointwise, 3 a 3x3 stem conv with stride
+/// `es` over an input that it maps to `h x w`.
 #[test]
 fn block_equals_its_stages() {
     for isa in isas() {
-        for (h, w, cin, e, cout, k, s, pad, expand, project, residual, seed) in [
-            (40, 40, 16, 96, 16, 3, 1, [1, 1, 1, 1], true, true, true, 1),
-            (41, 37, 24, 72, 40, 5, 2, [1, 2, 1, 2], true, true, false, 2),
-            (30, 30, 32, 32, 64, 3, 2, [0, 1, 0, 1], false, true, false, 3),
-            (16, 12, 8, 20, 20, 3, 1, [1, 1, 1, 1], true, false, false, 4),
-            (7, 7, 160, 960, 160, 3, 1, [1, 1, 1, 1], true, true, true, 5),
-            (64, 90, 12, 36, 12, 3, 1, [1, 1, 1, 1], true, true, true, 6),
+        for (h, w, cin, e, cout, k, s, pad, (ek, es), project, residual, seed) in [
+            (40, 40, 16, 96, 16, 3, 1, [1, 1, 1, 1], (1, 1), true, true, 1),
+            (41, 37, 24, 72, 40, 5, 2, [1, 2, 1, 2], (1, 1), true, false, 2),
+            (30, 30, 32, 32, 64, 3, 2, [0, 1, 0, 1], (0, 1), true, false, 3),
+            (16, 12, 8, 20, 20, 3, 1, [1, 1, 1, 1], (1, 1), false, false, 4),
+            (7, 7, 160, 960, 160, 3, 1, [1, 1, 1, 1], (1, 1), true, true, 5),
+            (64, 90, 12, 36, 12, 3, 1, [1, 1, 1, 1], (1, 1), true, true, 6),
+            // Stems: v1/v2's (3x3 stride 2 over 3 channels, then a
+            // depthwise-separable pair), and a stride-1 stem without a
+            // projection over an image whose rows are shorter than a tile.
+            (40, 40, 3, 32, 16, 3, 1, [1, 1, 1, 1], (3, 2), true, false, 7),
+            (21, 5, 4, 24, 24, 3, 2, [0, 1, 0, 1], (3, 1), false, false, 8),
         ] {
             let [pt, pb, pl, pr] = pad;
             let (oh, ow) = ((h + pt + pb - k) / s + 1, (w + pl + pr - k) / s + 1);
-            let g = BlockGeom { h, w, cin, e, oh, ow, cout, k, s, pad_top: pt, pad_left: pl, expand, project };
-            let x = values(h * w * cin, seed);
-            let (ew, eb) = packed_gemm(isa, cin, e, &values(cin * e, seed + 1), &values(e, seed + 2));
+            // The stem's input and geometry: stride 2 pads bottom and right
+            // by one ("same" on an even input), stride 1 pads all around.
+            let (ih, iw) = (h * es, w * es);
+            let stem_pad = if es == 2 { [0, 0] } else { [1, 1] };
+            let stem = ConvGeom::new([ih, iw, cin], [h, w, e], [3, 3], [es, es], stem_pad);
+            let expansion = match ek {
+                0 => Expansion::None,
+                1 => Expansion::Pointwise,
+                _ => Expansion::Conv(ExpandConv {
+                    h: ih,
+                    w: iw,
+                    k: 3,
+                    s: es,
+                    pad_top: stem_pad[0],
+                    pad_left: stem_pad[1],
+                }),
+            };
+            let g =
+                BlockGeom { h, w, cin, e, oh, ow, cout, k, s, pad_top: pt, pad_left: pl, expand: expansion, project };
+            let x = values(g.input_len(), seed);
+            let ek_len = if ek == 3 { 9 * cin } else { cin };
+            let (ew, eb) = packed_gemm(isa, ek_len, e, &values(ek_len * e, seed + 1), &values(e, seed + 2));
             let (dw, db) = packed_dw(isa, k * k, e, &values(k * k * e, seed + 3), &values(e, seed + 4));
             let (pw, pb) = packed_gemm(isa, e, cout, &values(e * cout, seed + 5), &values(cout, seed + 6));
             let r = values(oh * ow * cout, seed + 7);
             // Stage by stage.
             let mut ex = vec![0.0; h * w * e];
-            let xin = if expand {
-                pointwise(
-                    &Serial,
-                    isa,
-                    &PointwiseGeom::new(h * w, cin, e),
-                    &x,
-                    &ew,
-                    Epilogue::new(&eb, Some(Act::Relu6), None),
-                    &mut ex,
-                );
-                &ex
-            } else {
-                &x
+            let epi = Epilogue::new(&eb, Some(Act::Relu6), None);
+            let xin = match ek {
+                0 => &x,
+                1 => {
+                    pointwise(&Serial, isa, &PointwiseGeom::new(h * w, cin, e), &x, &ew, epi, &mut ex);
+                    &ex
+                }
+                _ => {
+                    conv2d(&Serial, isa, &stem, &x, &ew, epi, &mut ex);
+                    &ex
+                }
             };
             let mut d = vec![0.0; oh * ow * e];
             let dg = ConvGeom::new([h, w, e], [oh, ow, e], [k, k], [s, s], [pt, pl]);
@@ -362,7 +386,7 @@ fn block_equals_its_stages() {
                 &g,
                 &x,
                 &Stages {
-                    expand: expand.then_some(Stage { w: &ew, epi: Epilogue::new(&eb, Some(Act::Relu6), None) }),
+                    expand: (ek > 0).then_some(Stage { w: &ew, epi: Epilogue::new(&eb, Some(Act::Relu6), None) }),
                     depthwise: Stage { w: &dw, epi: Epilogue::new(&db, Some(Act::HardSwish), None) },
                     project: project
                         .then_some(Stage { w: &pw, epi: Epilogue::new(&pb, None, residual.then_some(&r[..])) }),
@@ -499,7 +523,7 @@ fn kernels_on_a_pool_equal_serial() {
             s: 2,
             pad_top: 1,
             pad_left: 1,
-            expand: true,
+            expand: Expansion::Pointwise,
             project: true,
         };
         let (ew, eb) = packed_gemm(isa, 40, 96, &values(40 * 96, 12), &values(96, 13));
