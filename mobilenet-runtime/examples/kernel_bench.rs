@@ -113,21 +113,29 @@ fn main() {
 }
 
 fn block_bench(isa: Isa) {
-    use kernels::{BlockGeom, Expansion, Stage, Stages, block};
-    for (h, cin, e, cout, k, s) in [
-        (112, 16, 96, 24, 3, 2),
-        (56, 24, 144, 24, 3, 1),
-        (14, 96, 576, 96, 3, 1),
-        (7, 160, 960, 160, 3, 1),
-        (56, 128, 128, 128, 3, 1),
+    use kernels::{BlockGeom, ExpandConv, Expansion, Stage, Stages, block};
+    // (h, cin, e, cout, k, s, stem): `stem` expands with v1/v2's 3x3
+    // stride-2 conv over a 2h x 2h image instead of a 1x1 conv.
+    for (h, cin, e, cout, k, s, stem) in [
+        (112, 16, 96, 24, 3, 2, false),
+        (56, 24, 144, 24, 3, 1, false),
+        (14, 96, 576, 96, 3, 1, false),
+        (7, 160, 960, 160, 3, 1, false),
+        (56, 128, 128, 128, 3, 1, false),
         // v1's conv_pw_2 -> conv_dw_3 -> conv_pw_3.
-        (56, 64, 128, 128, 3, 1),
+        (56, 64, 128, 128, 3, 1, false),
+        // v2's Conv1 -> expanded_conv_depthwise -> expanded_conv_project.
+        (112, 3, 32, 16, 3, 1, true),
     ] {
         let expand = cin != e;
         let pad = (k - 1) / 2;
         let (pt, pl) = if s == 2 { (pad - 1, pad - 1) } else { (pad, pad) };
         let oh = (h + 2 * pad - k) / s + 1;
-        let expansion = if expand { Expansion::Pointwise } else { Expansion::None };
+        let expansion = match (stem, expand) {
+            (true, _) => Expansion::Conv(ExpandConv { h: 2 * h, w: 2 * h, k: 3, s: 2, pad_top: 0, pad_left: 0 }),
+            (false, true) => Expansion::Pointwise,
+            (false, false) => Expansion::None,
+        };
         let g = BlockGeom {
             h,
             w: h,
@@ -143,9 +151,10 @@ fn block_bench(isa: Isa) {
             expand: expansion,
             project: true,
         };
-        let x = aligned(h * h * cin);
-        let ew = aligned(pack::gemm_len(cin, e));
-        pack::gemm(isa, &vec![0.01; cin * e], cin, e, ew);
+        let x = aligned(g.input_len());
+        let ek = if stem { 9 * cin } else { cin };
+        let ew = aligned(pack::gemm_len(ek, e));
+        pack::gemm(isa, &vec![0.01; ek * e], ek, e, ew);
         let dw = aligned(pack::depthwise_len(k * k, e));
         pack::depthwise(isa, &vec![0.1; k * k * e], k * k, e, dw);
         let pw = aligned(pack::gemm_len(e, cout));
@@ -153,8 +162,9 @@ fn block_bench(isa: Isa) {
         let b = vec![0.0; 2048];
         let scratch = aligned(g.scratch_len());
         let y = aligned(oh * oh * cout);
-        let macs = if expand { h * h * cin * e } else { 0 } + oh * oh * e * k * k + oh * oh * e * cout;
-        time(&format!("block {h}x{h}x{cin} e{e} k{k} s{s} -> {cout} (band {})", g.band()), macs, || {
+        let macs = if expand { h * h * ek * e } else { 0 } + oh * oh * e * k * k + oh * oh * e * cout;
+        let what = if stem { "stem " } else { "" };
+        time(&format!("block {what}{h}x{h}x{cin} e{e} k{k} s{s} -> {cout} (band {})", g.band()), macs, || {
             block(
                 &Serial,
                 isa,
