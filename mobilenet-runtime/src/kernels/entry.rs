@@ -104,4 +104,8 @@ const _: () = {
     assert!(Portable::MR == 4);
     #[cfg(target_arch = "x86_64")]
     assert!(super::simd::Avx2::MR == 6 && super::simd::Avx512::MR == 12);
+    // Offset tiles use a row count of the same list.
+    assert!(Portable::MR_OFFSET <= Portable::MR);
+    #[cfg(target_arch = "x86_64")]
+    assert!(super::simd::Avx2::MR_OFFSET <= 6 && super::simd::Avx512::MR_OFFSET <= 12);
 };

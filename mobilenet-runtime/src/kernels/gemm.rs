@@ -115,6 +115,9 @@ unsafe fn run<V: Kernels>(g: &Gemm<'_>, y: *mut f32) {
     }
     let nr = V::PANEL;
     let panels = g.n.div_ceil(nr);
+    // Two-vector tiles reading through offsets are shorter, where their
+    // registers run out (one-vector tiles, v3's 16-channel stem, keep MR).
+    let mr = if g.koff.is_some() && g.n > V::LANES { V::MR_OFFSET } else { V::MR };
     let (x, w, bias) = (g.x.as_ptr(), g.w.as_ptr(), g.epi.bias.as_ptr());
     let res = g.epi.residual.map_or(core::ptr::null(), <[f32]>::as_ptr);
     let koff = g.koff.map_or(core::ptr::null(), <[usize]>::as_ptr);
@@ -138,7 +141,7 @@ unsafe fn run<V: Kernels>(g: &Gemm<'_>, y: *mut f32) {
         // All weights fit L1: finish each band of rows across every panel
         // while its output rows are in L1 (no partial output lines written
         // back and re-read per panel: what small-k layers are bound by).
-        for (r, rows) in even(0, g.m, V::MR) {
+        for (r, rows) in even(0, g.m, mr) {
             // SAFETY: the band's rows and every panel lie within the lengths `check` verified.
             unsafe { band_for::<V>(rows, &tile_at(r, 0), panels, g.n) };
         }
@@ -151,7 +154,7 @@ unsafe fn run<V: Kernels>(g: &Gemm<'_>, y: *mut f32) {
     // epilogue runs after the last. Every weight is read from memory once
     // per row block, not once per row tile.
     let kc = (L1_PANEL_BYTES / (nr * 4)).max(1);
-    let mc = ((L2_ROWS_BYTES / (g.k * 4).max(1)) / V::MR).max(1) * V::MR;
+    let mc = ((L2_ROWS_BYTES / (g.k * 4).max(1)) / mr).max(1) * mr;
     // A little over the budget beats streaming every weight twice.
     let mc = if g.m <= mc + mc / 4 { g.m } else { mc };
     for (m0, mlen) in even(0, g.m, mc) {
@@ -168,7 +171,7 @@ unsafe fn run<V: Kernels>(g: &Gemm<'_>, y: *mut f32) {
                 let next = w.wrapping_add((p * g.k + k1) * nr);
                 let lines = (k1 - k0) * nr / 16;
                 let parts = lines.div_ceil(k1 - k0);
-                for (j, (r, rows)) in even(m0, mlen, V::MR).enumerate() {
+                for (j, (r, rows)) in even(m0, mlen, mr).enumerate() {
                     let mut t = tile_at(r, p);
                     t.pf = next.wrapping_add((j % parts) * (k1 - k0) * 16);
                     if t.koff.is_null() {

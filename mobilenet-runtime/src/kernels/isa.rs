@@ -127,14 +127,23 @@ pub(crate) struct Config {
     /// broadcast input and two weight vectors (AVX2: 16 registers, 12
     /// accumulators; AVX-512: 32 registers, 24 accumulators).
     pub gemm_rows: usize,
+    /// Rows of a two-vector tile that reads its inputs through offsets (a
+    /// regular conv's windows in place: the stem). There LLVM issues all the
+    /// broadcasts of a `k` step before its multiply-adds; with AVX-512's 12
+    /// rows that is 24 accumulators, 2 weight vectors and 12 broadcasts, over
+    /// 32 registers, and the loop spilled and shuffled accumulators: v1/v2's
+    /// 32-channel stem ran at 70 GMAC/s on a Zen 5, 92 with 8 rows (26
+    /// registers). One-vector tiles (v3's 16-channel stem) fit with 12 rows
+    /// and were slower with 8; AVX2's 6 rows measured the same as 4 or 5.
+    pub offset_rows: usize,
 }
 
 impl Kind {
     pub(crate) const fn config(self) -> Config {
         match self {
-            Kind::Portable => Config { packing: Packing::Narrow, gemm_rows: 4 },
-            Kind::Avx2 => Config { packing: Packing::Narrow, gemm_rows: 6 },
-            Kind::Avx512 => Config { packing: Packing::Wide, gemm_rows: 12 },
+            Kind::Portable => Config { packing: Packing::Narrow, gemm_rows: 4, offset_rows: 4 },
+            Kind::Avx2 => Config { packing: Packing::Narrow, gemm_rows: 6, offset_rows: 6 },
+            Kind::Avx512 => Config { packing: Packing::Wide, gemm_rows: 12, offset_rows: 8 },
         }
     }
 }

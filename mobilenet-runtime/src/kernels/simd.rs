@@ -25,6 +25,9 @@ pub(crate) trait Simd: Copy {
     const LANES: usize;
     /// Rows of the GEMM micro-kernel (it computes `MR x PANEL` outputs).
     const MR: usize;
+    /// Rows of the micro-kernel where inputs are read through offsets
+    /// (`Config::offset_rows`, at most `MR`).
+    const MR_OFFSET: usize;
     /// Columns of a packed GEMM weight panel.
     const PANEL: usize;
 
@@ -152,6 +155,7 @@ impl Portable {
 impl Simd for Portable {
     const LANES: usize = Kind::Portable.config().packing.lanes();
     const MR: usize = Kind::Portable.config().gemm_rows;
+    const MR_OFFSET: usize = Kind::Portable.config().offset_rows;
     const PANEL: usize = Kind::Portable.config().packing.panel();
 
     #[inline(always)]
@@ -234,6 +238,7 @@ mod x86 {
     impl Simd for Avx2 {
         const LANES: usize = Kind::Avx2.config().packing.lanes();
         const MR: usize = Kind::Avx2.config().gemm_rows;
+        const MR_OFFSET: usize = Kind::Avx2.config().offset_rows;
         const PANEL: usize = Kind::Avx2.config().packing.panel();
 
         #[inline(always)]
@@ -300,6 +305,7 @@ mod x86 {
     impl Simd for Avx512 {
         const LANES: usize = Kind::Avx512.config().packing.lanes();
         const MR: usize = Kind::Avx512.config().gemm_rows;
+        const MR_OFFSET: usize = Kind::Avx512.config().offset_rows;
         const PANEL: usize = Kind::Avx512.config().packing.panel();
 
         #[inline(always)]

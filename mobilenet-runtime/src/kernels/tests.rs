@@ -100,6 +100,10 @@ fn conv2d_matches_the_definition_with_asymmetric_padding() {
             (geom(7, 7, 4, 5, 3, 1, [1, 1, 1, 1]), 2),
             (geom(6, 10, 2, 3, 5, 2, [1, 2, 2, 1]), 3),
             (geom(17, 15, 3, 40, 3, 2, [1, 1, 1, 1]), 4),
+            // Rows wide enough for several two-vector tiles read in place
+            // (shorter than GEMM tiles with AVX-512: `offset_rows`).
+            (geom(5, 45, 3, 32, 3, 2, [0, 1, 0, 1]), 5),
+            (geom(4, 60, 3, 24, 3, 1, [1, 1, 1, 1]), 6),
         ] {
             let x = values(g.h * g.w * g.cin, seed);
             let k = values(g.kh * g.kw * g.cin * g.cout, seed + 10);
