@@ -719,6 +719,33 @@ fn huge_stem_kernel_is_an_error() {
     assert_error(&with(V2, "k: 3", "k: 4294967295"), 4, 7, "stem k and s must be at most 255");
 }
 
+/// A stem window over 8192 inputs compiled, and the generated code's conv
+/// panicked on its first image (its window buffer is that long).
+#[test]
+fn stem_window_over_the_runtime_limit_is_an_error() {
+    let text = with(V2, "{height: 32, width: 32}", "{height: 32, width: 32, channels: 1000}");
+    assert_error(&text, 4, 7, "the stem's 3x3 window over 1000 input channels has 9000 inputs");
+    let text = with(V2, "{height: 32, width: 32}", "{height: 32, width: 32, channels: 910}");
+    Spec::parse(&text, "ok.yaml").and_then(|s| lower(&s)).expect("8190 inputs");
+}
+
+/// A v3 depthwise kernel over 16 compiled, and the generated code's
+/// depthwise conv panicked on its first image.
+#[test]
+fn depthwise_kernel_over_the_runtime_limit_is_an_error() {
+    const V3: &str = "family: v3-small
+alpha: 1.0
+input: {height: 64, width: 64}
+stem: {c: 16, k: 3, s: 2, nl: relu}
+blocks:
+  - {k: 3, t: 1, c: 16, se: false, nl: relu, s: 2}
+last_conv: {t: 6, nl: relu}
+head: {features: {}}
+";
+    Spec::parse(&with(V3, "{k: 3, t: 1", "{k: 15, t: 1"), "ok.yaml").and_then(|s| lower(&s)).expect("k 15");
+    assert_error(&with(V3, "{k: 3, t: 1", "{k: 17, t: 1"), 6, 5, "depthwise kernel k must be at most 16");
+}
+
 /// The input's element count overflowed `usize` (`h * w * c`).
 #[test]
 fn huge_input_is_an_error() {

@@ -6,6 +6,11 @@
 /// take: they hold one pointer per kernel row on the stack.
 pub const MAX_KERNEL: usize = 16;
 
+/// Most inputs of one regular conv window (`kh * kw * cin`): the runtime
+/// reads a window through an offset table, or copies border windows into an
+/// im2col buffer, both on the stack and this long.
+pub const MAX_WINDOW: usize = 8192;
+
 /// Geometry of a 2-D convolution on one NHWC image. Padding is implicit:
 /// input pixels outside `[0, h) x [0, w)` are zero; output pixel `(oy, ox)`
 /// reads input rows from `oy * sh - pad_top`.

@@ -20,6 +20,11 @@ pub const MAX_INPUT_SIZE: u32 = 16_384;
 pub const MAX_CHANNELS: u32 = 1 << 20;
 /// The largest kernel size and stride.
 pub const MAX_KERNEL: u32 = 255;
+/// The largest depthwise kernel the generated code runs.
+pub const MAX_DEPTHWISE_KERNEL: u32 = mobilenet_layout::geom::MAX_KERNEL as u32;
+/// The most inputs of the stem's window (`k * k * input channels`) the
+/// generated code runs.
+pub use mobilenet_layout::geom::MAX_WINDOW;
 /// The largest expansion factor `t` and depth multiplier.
 pub const MAX_EXPANSION: u32 = 1024;
 /// The most blocks a spec may have: the sum of its rows' `n`.
@@ -121,6 +126,18 @@ pub(super) fn check(spec: &Spec) -> Result<(), SpecError> {
         return err(
             stem.referenced,
             format!("stem k and s must be at most {MAX_KERNEL}, found k {} and s {}", stem.value.k, stem.value.s),
+        );
+    }
+    let window = u64::from(stem.value.k).pow(2) * u64::from(input.value.channels);
+    if window > MAX_WINDOW as u64 {
+        return err(
+            stem.referenced,
+            format!(
+                "the stem's {k}x{k} window over {c} input channels has {window} inputs; generated code takes at \
+                 most {MAX_WINDOW}",
+                k = stem.value.k,
+                c = input.value.channels
+            ),
         );
     }
     match (fam.is_v3(), stem.value.nl) {
@@ -319,8 +336,10 @@ fn check_row(
 /// The depthwise kernel and nonlinearity every v3 row needs.
 fn check_v3_columns(r: &BlockRow, fail: impl Fn(String) -> Result<(), SpecError>) -> Result<(), SpecError> {
     match r.k {
-        Some(k) if k > MAX_KERNEL => {
-            return fail(format!("depthwise kernel k must be at most {MAX_KERNEL}, found {k}"));
+        Some(k) if k > MAX_DEPTHWISE_KERNEL => {
+            return fail(format!(
+                "depthwise kernel k must be at most {MAX_DEPTHWISE_KERNEL} (the generated code's limit), found {k}"
+            ));
         }
         Some(k) if k % 2 == 1 => {}
         Some(k) => return fail(format!("depthwise kernel k must be odd, found {k}")),

@@ -6,8 +6,8 @@ use super::gemm::{Gemm, gemm, gemm_ptr};
 use super::{ConvGeom, Epilogue, Isa, PointwiseGeom, par};
 use crate::exec::Exec;
 
-/// Floats of the on-stack im2col buffer (32 KiB).
-pub(super) const IM2COL: usize = 8192;
+/// Floats of the on-stack im2col buffer (32 KiB): the largest window.
+pub(super) const IM2COL: usize = mobilenet_layout::geom::MAX_WINDOW;
 
 /// Floats of the im2col buffer for a few (border) pixels.
 const SMALL_IM2COL: usize = 1024;
