@@ -203,9 +203,7 @@ fn infer_shape(op: &Op, shapes: &[Shape]) -> Result<Shape, String> {
         },
         Op::Block(b) => {
             let pointwise = |c: &Conv| c.kind == ConvKind::Regular && c.kernel == [1, 1] && c.stride == [1, 1];
-            let square = |c: &Conv| c.kernel[0] == c.kernel[1] && c.stride[0] == c.stride[1];
-            let expansion = |c: &Conv| c.kind == ConvKind::Regular && square(c) && !c.residual;
-            if b.expand.as_ref().is_some_and(|e| !expansion(e))
+            if b.expand.as_ref().is_some_and(|e| !e.is_block_expansion())
                 || b.project.as_ref().is_some_and(|p| !pointwise(p) || !p.padding.is_zero())
                 || b.depthwise.kind != (ConvKind::Depthwise { multiplier: 1 })
                 || b.depthwise.residual

@@ -281,6 +281,15 @@ impl Conv {
     pub fn is_pointwise(&self) -> bool {
         self.kind == ConvKind::Regular && self.kernel == [1, 1] && self.stride == [1, 1] && self.padding.is_zero()
     }
+
+    /// Whether it can be a [`Block`]'s expansion: regular, a square kernel
+    /// and stride, no residual (1x1 in inverted-residual blocks, a stem).
+    pub fn is_block_expansion(&self) -> bool {
+        self.kind == ConvKind::Regular
+            && self.kernel[0] == self.kernel[1]
+            && self.stride[0] == self.stride[1]
+            && !self.residual
+    }
 }
 
 /// Regular convolutions mix all input channels; depthwise ones

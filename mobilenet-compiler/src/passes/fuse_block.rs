@@ -28,22 +28,6 @@ fn pointwise(op: Option<&Op>) -> Option<&Conv> {
     }
 }
 
-/// A conv a block can expand with: regular, with a square kernel and
-/// stride (1x1 in inverted-residual blocks, 3x3 stride 2 for a stem).
-fn expansion(op: Option<&Op>) -> Option<&Conv> {
-    match op {
-        Some(Op::Conv(c))
-            if c.kind == ConvKind::Regular
-                && c.kernel[0] == c.kernel[1]
-                && c.stride[0] == c.stride[1]
-                && !c.residual =>
-        {
-            Some(c)
-        }
-        _ => None,
-    }
-}
-
 pub(super) fn run(graph: &Graph) -> Graph {
     run_with(graph, MIN_FUSED_BYTES)
 }
@@ -62,8 +46,9 @@ pub(crate) fn run_with(graph: &Graph, min_fused_bytes: usize) -> Graph {
         {
             continue;
         }
-        let expand =
-            f.input(dw_id, 0).filter(|&e| expansion(f.node(e).map(|n| &n.op)).is_some() && f.sole_reader(e, dw_id));
+        let expand = f.input(dw_id, 0).filter(|&e| {
+            matches!(f.node(e).map(|n| &n.op), Some(Op::Conv(c)) if c.is_block_expansion()) && f.sole_reader(e, dw_id)
+        });
         let project = f
             .sole_consumer(dw_id)
             .filter(|&p| pointwise(f.node(p).map(|n| &n.op)).is_some() && f.input(p, 0) == Some(dw_id));
