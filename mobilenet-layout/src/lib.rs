@@ -12,10 +12,12 @@
 //! * [`weights`] and [`prepare`] (feature `std`): reading a safetensors
 //!   file and turning its tensors into the packed buffer (run by generated
 //!   `load` functions, and by the compiler for weights compiled in);
-//! * [`q8`] and [`q8file`] (feature `std`: they are used at load time):
-//!   int8 quantization parameters and the quantized-model file.
+//! * [`q8pack`]: the int8 weight layouts and the records of an int8
+//!   network's weight blob; [`q8`], [`q8file`] and [`q8prep`] (feature
+//!   `std`: they are used at load time): int8 quantization parameters, the
+//!   quantized-model file, and its preparation into the blob.
 //!
-//! `mobilenet-runtime` re-exports all of it under its old paths.
+//! `mobilenet-runtime` re-exports what generated code names.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
@@ -28,6 +30,9 @@ pub mod prepare;
 pub mod q8;
 #[cfg(feature = "std")]
 pub mod q8file;
+pub mod q8pack;
+#[cfg(feature = "std")]
+pub mod q8prep;
 #[cfg(feature = "std")]
 pub mod weights;
 

@@ -40,6 +40,16 @@ impl Packing {
             Packing::Wide => "wide",
         }
     }
+
+    /// The only target architecture whose kernels read this layout, if it
+    /// is not read everywhere (generated code compiles the weights of such
+    /// a layout in for that architecture alone).
+    pub const fn target_arch(self) -> Option<&'static str> {
+        match self {
+            Packing::Narrow => None,
+            Packing::Wide => Some("x86_64"),
+        }
+    }
 }
 
 /// Widest GEMM weight panel of any layout (AVX-512: 2 x 16 floats).
