@@ -22,8 +22,8 @@ fn interpreter(fixture: &Fixture) -> Vec<f32> {
 /// Every image of the fixture through `net` on the threads of a pool.
 fn run_all_on<N: Network>(net: &N, pool: &Pool, fixture: &Fixture) -> Vec<f32> {
     let input = fixture.input();
-    let mut arena = vec![0.0; N::ARENA_LEN];
-    let mut scratch = vec![0.0; pool.threads() * N::SCRATCH_LEN];
+    let mut arena = vec![N::Elem::default(); N::ARENA_LEN];
+    let mut scratch = vec![N::Elem::default(); pool.threads() * N::SCRATCH_LEN];
     let mut out = vec![0.0; input.shape[0] * N::OUTPUT_LEN];
     for (x, y) in input.data.chunks(N::INPUT_LEN).zip(out.chunks_mut(N::OUTPUT_LEN)) {
         net.run_on(pool, x, y, &mut arena, &mut scratch);

@@ -18,7 +18,7 @@ use mobilenet_compiler::lower;
 use mobilenet_compiler::quant::{self, Int8Graph, QModel};
 use mobilenet_compiler::weights::Weights;
 use mobilenet_runtime::exec::Pool;
-use mobilenet_runtime::kernels::q8::QIsa;
+use mobilenet_runtime::kernels::{Isa, Precision};
 use ndarray::{ArrayD, IxDyn};
 
 /// The fixture quantized (calibrated on its inputs), written to a file
@@ -50,7 +50,7 @@ macro_rules! int8_fixture {
                 quant::reference::run_with(&model, x.view(), |node, t| flat.push((node.name.clone(), t.to_vec())));
             let per_image = flat.len() / images;
             let expected: Vec<f32> = expected.iter().copied().collect();
-            for isa in QIsa::available() {
+            for isa in Isa::distinct(Precision::Int8) {
                 let net = Int8::load_with(&path, isa).unwrap();
                 let mut arena = Int8::new_arena();
                 let mut out = vec![0.0f32; images * Int8::OUTPUT_LEN];
@@ -83,7 +83,7 @@ macro_rules! int8_fixture {
                     let mut again = vec![0.0f32; out.len()];
                     for (xi, y) in x.as_slice().unwrap().chunks(Int8::INPUT_LEN).zip(again.chunks_mut(Int8::OUTPUT_LEN))
                     {
-                        net.forward_on(&pool, xi.try_into().unwrap(), y.try_into().unwrap(), &mut arena);
+                        net.forward_on(&pool, xi.try_into().unwrap(), y.try_into().unwrap(), &mut arena, &mut []);
                     }
                     assert_eq!(again, expected, "{} {isa} on {threads} threads", fixture.name);
                 }
@@ -126,13 +126,19 @@ fn embedded_int8_weights_equal_the_reference() {
     let x = ArrayD::from_shape_vec(IxDyn(&input.shape), input.data).unwrap();
     let expected: Vec<f32> = quant::reference::run_with(&model, x.view(), |_, _| {}).iter().copied().collect();
     let mut arena = vec![0u8; Embedded::ARENA_LEN];
-    for isa in QIsa::available() {
+    for isa in Isa::distinct(Precision::Int8) {
         for threads in [1, 2] {
             let pool = Pool::new(threads);
             let mut out = vec![0.0f32; expected.len()];
             for (xi, y) in x.as_slice().unwrap().chunks(Embedded::INPUT_LEN).zip(out.chunks_mut(Embedded::OUTPUT_LEN)) {
                 let arena: &mut [u8; Embedded::ARENA_LEN] = (&mut arena[..]).try_into().unwrap();
-                Embedded::with_isa(isa).forward_on(&pool, xi.try_into().unwrap(), y.try_into().unwrap(), arena);
+                Embedded::with_isa(isa).forward_on(
+                    &pool,
+                    xi.try_into().unwrap(),
+                    y.try_into().unwrap(),
+                    arena,
+                    &mut [],
+                );
             }
             assert_eq!(out, expected, "{isa} on {threads} threads");
         }

@@ -55,8 +55,8 @@ fn summary(v: &[f32]) -> String {
 /// Every input through `net`, on one thread and on the two of `pool`, with
 /// one arena throughout.
 fn check<N: Network>(what: &str, net: &N, pool: &Pool, image: &[f32]) {
-    let mut arena = vec![0.0; N::ARENA_LEN];
-    let mut scratch = vec![0.0; pool.threads() * N::SCRATCH_LEN];
+    let mut arena = vec![N::Elem::default(); N::ARENA_LEN];
+    let mut scratch = vec![N::Elem::default(); pool.threads() * N::SCRATCH_LEN];
     let mut one = vec![0.0; N::OUTPUT_LEN];
     let mut two = vec![0.0; N::OUTPUT_LEN];
     net.run(image, &mut one, &mut arena);

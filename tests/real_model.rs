@@ -64,7 +64,7 @@ fn check(what: &str, logits: &[f32], expected: &npy::Array) {
 
 /// Every image of `input` through `net`.
 fn run_all<N: Network>(net: &N, input: &[f32]) -> Vec<f32> {
-    let mut arena = vec![0.0; N::ARENA_LEN];
+    let mut arena = vec![N::Elem::default(); N::ARENA_LEN];
     let mut out = vec![0.0; input.len() / N::INPUT_LEN * N::OUTPUT_LEN];
     for (x, y) in input.chunks(N::INPUT_LEN).zip(out.chunks_mut(N::OUTPUT_LEN)) {
         net.run(x, y, &mut arena);

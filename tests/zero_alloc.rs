@@ -90,16 +90,16 @@ fn int8_forward_makes_no_heap_allocation() {
     let x = mobilenet_compiler::npy::read(&dir.join("input.npy")).unwrap();
     let x = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&x.shape), x.data).unwrap();
     let file = quant::quantize(&Int8Graph::of(&graph).unwrap(), &weights, x.view(), 2).unwrap();
-    let net = V2Int8::from_bytes(&file.to_bytes()).unwrap();
+    let net = V2Int8::from_safetensors(&file.to_bytes()).unwrap();
     let input: Box<[f32; V2Int8::INPUT_LEN]> = vec![0.25f32; V2Int8::INPUT_LEN].into_boxed_slice().try_into().unwrap();
     let mut arena = V2Int8::new_arena();
     let mut out = [0.0f32; V2Int8::OUTPUT_LEN];
     let pool = mobilenet_runtime::exec::Pool::new(2);
-    net.forward_on(&pool, &input, &mut out, &mut arena);
+    net.forward_on(&pool, &input, &mut out, &mut arena, &mut []);
     let before = ALLOCATIONS.load(Ordering::SeqCst);
     for _ in 0..3 {
         net.forward(&input, &mut out, &mut arena);
-        net.forward_on(&pool, &input, &mut out, &mut arena);
+        net.forward_on(&pool, &input, &mut out, &mut arena, &mut []);
     }
     let during = ALLOCATIONS.load(Ordering::SeqCst) - before;
     assert_eq!(during, 0, "int8 forward allocated {during} times");

@@ -92,7 +92,7 @@ mod tests {
             // network's int8 logits are too noisy to keep Keras' classes).
             let (mut best, mut portable) = ([0.0f32; 10], [0.0f32; 10]);
             NET_INT8.forward(image.try_into().unwrap(), &mut best, (&mut qarena[..]).try_into().unwrap());
-            Int8Classifier::with_isa(mobilenet_runtime::kernels::q8::QIsa::portable()).forward(
+            Int8Classifier::with_isa(mobilenet_runtime::kernels::Isa::portable()).forward(
                 image.try_into().unwrap(),
                 &mut portable,
                 (&mut qarena[..]).try_into().unwrap(),

@@ -19,12 +19,11 @@
 mod peers;
 
 use std::path::Path;
-use std::time::Instant;
 
 use generated_example::{MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small, unfused};
 use mobilenet_runtime::Network;
-use mobilenet_runtime::exec::{Exec, Pool};
-use peers::{Engine, Peer, image, repo};
+use mobilenet_runtime::exec::Pool;
+use peers::{Engine, Peer, image, repo, timer};
 
 struct Options {
     runs: usize,
@@ -58,24 +57,6 @@ fn options() -> Options {
 /// Runs per batch of one engine, and how many of its first are warm-up.
 const BATCH: usize = 12;
 const WARM: usize = 2;
-
-/// Times `n` runs of `net`, on the pool's threads when `pool` has several.
-fn time_ours<N: Network>(net: &N, pool: &Pool, x: &[f32], n: usize) -> Vec<f64> {
-    let mut y = vec![0.0; N::OUTPUT_LEN];
-    let mut arena = mobilenet_runtime::buffer::Buffer::zeroed(N::ARENA_LEN);
-    let mut scratch = vec![0.0; pool.threads() * N::SCRATCH_LEN];
-    (0..n)
-        .map(|_| {
-            let t = Instant::now();
-            if pool.threads() == 1 {
-                net.run(std::hint::black_box(x), &mut y, &mut arena);
-            } else {
-                net.run_on(pool, std::hint::black_box(x), &mut y, &mut arena, &mut scratch);
-            }
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect()
-}
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -123,8 +104,9 @@ fn compare<F: Network, U: Network>(
     // first runs of a batch find the caches full of the previous engine's
     // weights and (on two threads) their workers asleep: they are dropped,
     // for every engine alike, so that the medians compare steady states.
-    time_ours(&fused, &pool, &x, BATCH);
-    time_ours(&unfused, &pool, &x, BATCH);
+    let (mut time_fused, mut time_unfused) = (timer(&fused, &pool, &x), timer(&unfused, &pool, &x));
+    time_fused(BATCH);
+    time_unfused(BATCH);
     for (_, peer) in peers.iter_mut() {
         if let Some(p) = peer {
             p.run(BATCH);
@@ -138,9 +120,9 @@ fn compare<F: Network, U: Network>(
     let (mut tf, mut tu) = (Vec::new(), Vec::new());
     let mut tp: Vec<Vec<f64>> = vec![Vec::new(); peers.len()];
     while tf.len() < o.runs {
-        tf.extend(steady(time_ours(&fused, &pool, &x, BATCH)));
+        tf.extend(steady(time_fused(BATCH)));
         settle();
-        tu.extend(steady(time_ours(&unfused, &pool, &x, BATCH)));
+        tu.extend(steady(time_unfused(BATCH)));
         settle();
         for ((_, peer), t) in peers.iter_mut().zip(&mut tp) {
             if let Some(p) = peer {

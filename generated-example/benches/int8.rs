@@ -19,31 +19,29 @@
 mod peers;
 
 use std::path::Path;
-use std::time::Instant;
 
 use generated_example::{MobileNetV1, MobileNetV2, TorchvisionMobileNetV2, TorchvisionMobileNetV2Int8, imagenet, int8};
 use mobilenet_compiler::quant::{self, Int8Graph};
 use mobilenet_compiler::weights::Weights;
 use mobilenet_compiler::{lower, spec::Spec};
-use mobilenet_runtime::Network;
-use mobilenet_runtime::exec::{Exec, Pool};
-use mobilenet_runtime::kernels::q8::QIsa;
+use mobilenet_runtime::exec::Pool;
+use mobilenet_runtime::kernels::Isa;
 use ndarray::{ArrayD, IxDyn};
-use peers::{Engine, Peer, image, repo};
+use peers::{Engine, Peer, Timer, image, repo, timer};
 
 const BATCH: usize = 12;
 const WARM: usize = 2;
 
 struct Options {
     /// The int8 kernels (`--int8-isa avx2` shows what an AVX2-only machine runs).
-    qisa: QIsa,
+    qisa: Isa,
     runs: usize,
     threads: usize,
     only: Option<String>,
 }
 
 fn options() -> Options {
-    let mut o = Options { qisa: QIsa::detect(), runs: 200, threads: 1, only: None };
+    let mut o = Options { qisa: Isa::detect(), runs: 200, threads: 1, only: None };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -53,8 +51,9 @@ fn options() -> Options {
             "--threads" => o.threads = value.and_then(|v| v.parse().ok()).expect("--threads 1|2"),
             "--only" => o.only = value,
             "--int8-isa" => {
-                o.qisa =
-                    value.and_then(|v| QIsa::by_name(&v)).expect("--int8-isa portable|avx2|avx512vnni (on this CPU)")
+                o.qisa = value
+                    .and_then(|v| Isa::by_name(&v))
+                    .expect("--int8-isa portable|avx2|avx512|avx512vnni (on this CPU)")
             }
             "--bench" => {
                 i += 1;
@@ -70,48 +69,6 @@ fn options() -> Options {
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
-}
-
-/// A network timed by `n` runs on image `x`, returning the durations in ms.
-type Timer<'a> = Box<dyn FnMut(usize) -> Vec<f64> + 'a>;
-
-fn f32_timer<'a, N: Network>(net: &'a N, pool: &'a Pool, x: &'a [f32]) -> Timer<'a> {
-    let mut y = vec![0.0; N::OUTPUT_LEN];
-    let mut arena = mobilenet_runtime::buffer::Buffer::zeroed(N::ARENA_LEN);
-    let mut scratch = vec![0.0; pool.threads() * N::SCRATCH_LEN];
-    Box::new(move |n| {
-        (0..n)
-            .map(|_| {
-                let t = Instant::now();
-                if pool.threads() == 1 {
-                    net.run(std::hint::black_box(x), &mut y, &mut arena);
-                } else {
-                    net.run_on(pool, std::hint::black_box(x), &mut y, &mut arena, &mut scratch);
-                }
-                t.elapsed().as_secs_f64() * 1e3
-            })
-            .collect()
-    })
-}
-
-/// Times the generated int8 type `$t` (whose `forward_on` takes fixed-size arrays).
-macro_rules! int8_timer {
-    ($t:ty, $net:expr, $pool:expr, $x:expr) => {{
-        let (net, pool): (&$t, &Pool) = ($net, $pool);
-        let x: &[f32; <$t>::INPUT_LEN] = $x.try_into().expect("an image");
-        let mut y = [0.0f32; <$t>::OUTPUT_LEN];
-        let mut arena = <$t>::new_arena();
-        let t: Timer<'_> = Box::new(move |n| {
-            (0..n)
-                .map(|_| {
-                    let t = Instant::now();
-                    net.forward_on(pool, std::hint::black_box(x), &mut y, &mut arena);
-                    t.elapsed().as_secs_f64() * 1e3
-                })
-                .collect()
-        });
-        t
-    }};
 }
 
 /// Alternates batches of every timer until each has `runs` timings; medians.
@@ -180,10 +137,7 @@ fn main() {
         let f = MobileNetV1::load(fx.join("weights.safetensors")).expect("weights");
         let i = int8::MobileNetV1::load_with(&q, o.qisa).expect("int8");
         let x = image(&fx, MobileNetV1::INPUT_LEN);
-        let mut t = vec![
-            ("f32".to_string(), f32_timer(&f, &pool, &x)),
-            ("int8".into(), int8_timer!(int8::MobileNetV1, &i, &pool, &x[..])),
-        ];
+        let mut t = vec![("f32".to_string(), timer(&f, &pool, &x)), ("int8".into(), timer(&i, &pool, &x))];
         t.extend(litert_timers("v1_1.0_224", &fx, o.threads));
         let m = alternate(&o, &mut t);
         rows.push(Row {
@@ -200,10 +154,7 @@ fn main() {
         let f = MobileNetV2::load(fx.join("weights.safetensors")).expect("weights");
         let i = int8::MobileNetV2::load_with(&q, o.qisa).expect("int8");
         let x = image(&fx, MobileNetV2::INPUT_LEN);
-        let mut t = vec![
-            ("f32".to_string(), f32_timer(&f, &pool, &x)),
-            ("int8".into(), int8_timer!(int8::MobileNetV2, &i, &pool, &x[..])),
-        ];
+        let mut t = vec![("f32".to_string(), timer(&f, &pool, &x)), ("int8".into(), timer(&i, &pool, &x))];
         t.extend(litert_timers("v2_1.0_224", &fx, o.threads));
         let m = alternate(&o, &mut t);
         rows.push(Row {
@@ -219,10 +170,7 @@ fn main() {
         let i = TorchvisionMobileNetV2Int8::load_with(imagenet::INT8, o.qisa).expect("int8");
         let dir = repo().join("generated-example/models/mobilenet_v2_imagenet/reference");
         let x = image(&dir, TorchvisionMobileNetV2::INPUT_LEN);
-        let mut t = vec![
-            ("f32".to_string(), f32_timer(&f, &pool, &x)),
-            ("int8".into(), int8_timer!(TorchvisionMobileNetV2Int8, &i, &pool, &x[..])),
-        ];
+        let mut t = vec![("f32".to_string(), timer(&f, &pool, &x)), ("int8".into(), timer(&i, &pool, &x))];
         let m = alternate(&o, &mut t);
         rows.push(Row { name: "tv_v2_1.0_224 (trained)", macs: 300.8e6, f32_ms: m[0], int8_ms: m[1], litert: None });
     }

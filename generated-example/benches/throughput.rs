@@ -82,7 +82,7 @@ fn per_core<N: Network + Sync>(net: &N, x: &[f32], threads: usize, images: usize
 /// Images per second, one image at a time on the pool's threads.
 fn split<N: Network>(net: &N, pool: &Pool, x: &[f32], images: usize) -> f64 {
     let mut arena = Buffer::zeroed(N::ARENA_LEN);
-    let mut scratch = vec![0.0; pool.threads() * N::SCRATCH_LEN];
+    let mut scratch = vec![N::Elem::default(); pool.threads() * N::SCRATCH_LEN];
     let mut y = vec![0.0; N::OUTPUT_LEN];
     let start = Instant::now();
     for _ in 0..images {

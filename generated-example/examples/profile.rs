@@ -1,13 +1,17 @@
 //! Time per step of a compiled network, slowest first:
 //! `cargo run --release -p generated-example --example profile -- v2 WEIGHTS [RUNS]`
 //! (`THREADS=2` for a pool of two threads, `INPUT=file.npy` for its first
-//! image instead of a constant one).
+//! image instead of a constant one). `tv-v2-int8` is torchvision's trained
+//! MobileNetV2 in int8 (`WEIGHTS`: `models/mobilenet_v2_imagenet/int8.safetensors`),
+//! `tv-v2` the same network in f32.
 
 mod nets {
     mobilenet_macros::mobilenet!("../specs/v1_1.0_224.yaml", name = V1, profile = true);
     mobilenet_macros::mobilenet!("../specs/v2_1.0_224.yaml", name = V2, profile = true);
     mobilenet_macros::mobilenet!("../specs/v3-large_1.0_224.yaml", name = V3Large, profile = true);
     mobilenet_macros::mobilenet!("../specs/v3-small_1.0_224.yaml", name = V3Small, profile = true);
+    mobilenet_macros::mobilenet!("../specs/tv_v2_1.0_224.yaml", name = TvV2, profile = true);
+    mobilenet_macros::mobilenet!("../specs/tv_v2_1.0_224.yaml", name = TvV2Int8, profile = true, precision = int8);
 }
 
 macro_rules! profile {
@@ -35,6 +39,7 @@ macro_rules! profile {
         for _ in 0..$runs {
             net.forward_timed_on(&pool, &x, &mut y, &mut arena, &mut scratch, &mut times);
         }
+        println!("kernels: {}, threads: {threads}", net.isa());
         report(&<$t>::STEP_NAMES, &times, $runs);
     }};
 }
@@ -59,6 +64,8 @@ fn main() {
         "v2" => profile!(nets::V2, weights, runs),
         "v3-large" => profile!(nets::V3Large, weights, runs),
         "v3-small" => profile!(nets::V3Small, weights, runs),
+        "tv-v2" => profile!(nets::TvV2, weights, runs),
+        "tv-v2-int8" => profile!(nets::TvV2Int8, weights, runs),
         m => panic!("unknown model {m}"),
     }
 }

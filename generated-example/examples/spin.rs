@@ -1,7 +1,10 @@
 //! Runs one network's forward in a loop, for profilers:
-//! `cargo run --release -p generated-example --example spin -- v2 WEIGHTS [SECONDS]`.
+//! `cargo run --release -p generated-example --example spin -- v2 WEIGHTS [SECONDS]`
+//! (any precision: `tv-v2-int8` with the int8 file).
 
-use generated_example::{MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small, unfused};
+use generated_example::{
+    MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small, TorchvisionMobileNetV2Int8, unfused,
+};
 use mobilenet_runtime::Network;
 
 fn spin<N: Network>(net: N, seconds: f64) {
@@ -9,7 +12,7 @@ fn spin<N: Network>(net: N, seconds: f64) {
     let pool = mobilenet_runtime::exec::Pool::new(threads);
     let x = vec![0.5f32; N::INPUT_LEN];
     let (mut y, mut arena) = (vec![0.0; N::OUTPUT_LEN], mobilenet_runtime::buffer::Buffer::zeroed(N::ARENA_LEN));
-    let mut scratch = vec![0.0; threads * N::SCRATCH_LEN];
+    let mut scratch = vec![Default::default(); threads * N::SCRATCH_LEN];
     let start = std::time::Instant::now();
     let mut runs = 0;
     while start.elapsed().as_secs_f64() < seconds {
@@ -33,6 +36,7 @@ fn main() {
         "v3-large" => spin(MobileNetV3Large::load(weights).unwrap(), seconds),
         "v3-small" => spin(MobileNetV3Small::load(weights).unwrap(), seconds),
         "v2-unfused" => spin(unfused::MobileNetV2::load(weights).unwrap(), seconds),
+        "tv-v2-int8" => spin(TorchvisionMobileNetV2Int8::load(weights).unwrap(), seconds),
         m => panic!("unknown model {m}"),
     }
 }

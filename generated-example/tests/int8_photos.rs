@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use generated_example::{TorchvisionMobileNetV2, TorchvisionMobileNetV2Int8, imagenet};
-use mobilenet_runtime::kernels::q8::QIsa;
+use mobilenet_runtime::kernels::{Isa, Precision};
 
 const PHOTOS: [&str; 4] = ["chelsea.png", "coffee.png", "astronaut.png", "china.jpg"];
 
@@ -30,7 +30,7 @@ fn int8_keeps_the_float_top1_and_top5_on_every_photo() {
     let labels = std::fs::read_to_string(imagenet::LABELS).unwrap();
     let labels: Vec<&str> = labels.lines().collect();
     let mut arena = TorchvisionMobileNetV2::new_arena();
-    for isa in QIsa::available() {
+    for isa in Isa::distinct(Precision::Int8) {
         let int8 = TorchvisionMobileNetV2Int8::load_with(imagenet::INT8, isa).unwrap();
         let mut qarena = TorchvisionMobileNetV2Int8::new_arena();
         for (i, photo) in PHOTOS.iter().enumerate() {
@@ -66,12 +66,12 @@ fn int8_keeps_the_float_top1_and_top5_on_every_photo() {
 fn embedded_int8_weights_give_the_loaded_networks_bits() {
     use generated_example::TorchvisionMobileNetV2Int8Embedded as Embedded;
     const NET: Embedded = Embedded::new();
-    assert_eq!(NET.isa(), QIsa::best());
+    assert_eq!(NET.isa(), Isa::best());
     assert_eq!(Embedded::ARENA_LEN, TorchvisionMobileNetV2Int8::ARENA_LEN);
     let input = reference_input();
     let pool = mobilenet_runtime::exec::Pool::new(2);
     let mut arena = TorchvisionMobileNetV2Int8::new_arena();
-    for isa in QIsa::available() {
+    for isa in Isa::distinct(Precision::Int8) {
         let loaded = TorchvisionMobileNetV2Int8::load_with(imagenet::INT8, isa).unwrap();
         let embedded = Embedded::with_isa(isa);
         assert_eq!(embedded.isa(), isa);
@@ -81,7 +81,7 @@ fn embedded_int8_weights_give_the_loaded_networks_bits() {
             let (mut want, mut got, mut got2) = ([0.0f32; 1000], [0.0f32; 1000], [0.0f32; 1000]);
             loaded.forward(x, &mut want, &mut arena);
             embedded.forward(x, &mut got, &mut arena);
-            embedded.forward_on(&pool, x, &mut got2, &mut arena);
+            embedded.forward_on(&pool, x, &mut got2, &mut arena, &mut []);
             let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&got), bits(&want), "{isa} {photo}");
             assert_eq!(bits(&got2), bits(&want), "{isa} {photo}, 2 threads");

@@ -8,14 +8,17 @@
 //! * [`passes`]: `Graph -> Graph` optimizations (folding, fusion), one module each;
 //! * [`plan`]: the static memory plan (one arena, reused by liveness);
 //! * [`codegen`]: optimized graph + plan -> Rust tokens of an allocation-free `forward`;
-//! * [`interp`]: the reference interpreter, the oracle for everything after;
-//! * [`quant`]: int8 networks: calibration, the quantized model, the integer reference interpreter;
+//! * [`interp`] (feature `reference`): the reference interpreter, the oracle for everything after;
+//! * [`quant`]: int8 networks: which graphs quantize, the quantized model; with feature
+//!   `reference`, calibration and the integer reference interpreter;
 //! * [`summary`]: parameters and multiply-accumulates per layer.
 
 pub mod codegen;
+#[cfg(feature = "reference")]
 pub mod interp;
 pub mod ir;
 pub mod lower;
+#[cfg(feature = "reference")]
 pub mod npy;
 pub mod passes;
 pub mod plan;

@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use mobilenet_compiler::codegen::{self, Fusion, Options};
+use mobilenet_compiler::codegen::{self, Fusion, GenerateError, Options, Precision, Weights};
 use mobilenet_compiler::spec::{Family, Spec};
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -137,56 +137,34 @@ fn expand(args: &Args) -> syn::Result<TokenStream> {
     options.profile = args.profile.as_ref().is_some_and(LitBool::value);
     let call = proc_macro::Span::call_site();
     options.module = Some(format!("__mobilenet_{}_{}_{}", options.type_name, call.line(), call.column()));
-    let track = full.display().to_string();
-    if let Some(word) = &args.int8 {
-        if let Some(w) = &args.weights {
-            let weights_path = Path::new(&dir).join(w.value());
-            let code =
-                codegen::generate_int8_embedded(&spec, &options, &weights_path, &w.value(), &codegen::blob_dir())
-                    .map_err(|e| {
-                        // A network int8 cannot compute is the `precision` word's error; a bad file, the weights'.
-                        let at = match e {
-                            codegen::Int8Error::Spec(_) | codegen::Int8Error::Unsupported(_) => word.span(),
-                            _ => w.span(),
-                        };
-                        syn::Error::new(at, e.to_string())
-                    })?;
-            let track_weights = weights_path.display().to_string();
-            return Ok(quote! {
-                #code
-                // Rebuild when the spec or the quantized model change.
-                const _: &[u8] = include_bytes!(#track);
-                const _: &[u8] = include_bytes!(#track_weights);
-            });
-        }
-        let code = codegen::generate_int8(&spec, &options).map_err(|e| syn::Error::new(word.span(), e.to_string()))?;
-        return Ok(quote! {
-            #code
-            // Rebuild when the spec changes.
-            const _: &[u8] = include_bytes!(#track);
-        });
+    if args.int8.is_some() {
+        options.precision = Precision::Int8;
     }
-    let Some(weights) = &args.weights else {
-        let generated = codegen::generate(&spec, &options).map_err(|e| syn::Error::new(at, e.to_string()))?;
-        let code = generated.tokens;
-        return Ok(quote! {
-            #code
-            // Rebuild when the spec changes.
-            const _: &[u8] = include_bytes!(#track);
-        });
-    };
-    let weights_at = weights.span();
-    let weights_path = Path::new(&dir).join(weights.value());
-    let generated = codegen::generate_embedded(&spec, &options, &weights_path, &weights.value(), &codegen::blob_dir())
-        .map_err(|e| syn::Error::new(weights_at, e.to_string()))?;
-    let code = generated.tokens;
-    let track_weights = weights_path.display().to_string();
+    let mut tracked = vec![full.display().to_string()];
+    if let Some(w) = &args.weights {
+        let path = Path::new(&dir).join(w.value());
+        tracked.push(path.display().to_string());
+        options.weights = Weights::Embedded { path, shown: w.value(), dir: codegen::blob_dir() };
+    }
+    let code =
+        codegen::generate(&spec, &options).map_err(|e| syn::Error::new(span_of(&e, args), e.to_string()))?.tokens;
     Ok(quote! {
         #code
         // Rebuild when the spec or the weights change.
-        const _: &[u8] = include_bytes!(#track);
-        const _: &[u8] = include_bytes!(#track_weights);
+        #(const _: &[u8] = include_bytes!(#tracked);)*
     })
+}
+
+/// Where an error is reported: a spec error at the spec's path, a layer int8
+/// cannot compute at `int8`, a bad weights file at the weights' path.
+fn span_of(e: &GenerateError, args: &Args) -> proc_macro2::Span {
+    match e {
+        GenerateError::Spec(_) => args.path.span(),
+        GenerateError::Unsupported(_) => args.int8.as_ref().map_or(args.path.span(), Ident::span),
+        GenerateError::Weights(_) | GenerateError::QuantizedWeights(_) | GenerateError::Write(_) => {
+            args.weights.as_ref().map_or(args.path.span(), LitStr::span)
+        }
+    }
 }
 
 fn default_name(family: Family) -> &'static str {

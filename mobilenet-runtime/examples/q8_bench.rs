@@ -5,8 +5,8 @@
 //! and prints their sum.
 
 use mobilenet_runtime::exec::{Exec, Pool, Serial};
-use mobilenet_runtime::kernels::ConvGeom;
-use mobilenet_runtime::kernels::q8::{self, QIsa, Requant, Residual};
+use mobilenet_runtime::kernels::q8::{self, PoolLayer, Requant, Residual, pack};
+use mobilenet_runtime::kernels::{ConvGeom, Isa, PointwiseGeom};
 
 /// Best seconds per call of `f`, printed with the MAC rate.
 fn time(what: &str, macs: usize, mut f: impl FnMut()) -> f64 {
@@ -46,7 +46,8 @@ fn bytes(n: usize, seed: u32) -> Vec<u8> {
 }
 
 fn main() {
-    let isa = std::env::args().nth(1).map_or_else(QIsa::detect, |n| QIsa::by_name(&n).expect("an available QIsa"));
+    let isa =
+        std::env::args().nth(1).map_or_else(Isa::detect, |n| Isa::by_name(&n).expect("an available instruction set"));
     println!("int8 kernels: {isa}");
     for (m, k, n) in [
         (12544, 32, 16),
@@ -87,50 +88,51 @@ fn main() {
     }
 }
 
-fn pointwise(isa: QIsa, m: usize, k: usize, n: usize, residual: bool) -> f64 {
+fn pointwise(isa: Isa, m: usize, k: usize, n: usize, residual: bool) -> f64 {
     let x = bytes(m * k, 1);
     let w: Vec<i8> = bytes(k * n, 2).iter().map(|&b| (b as i8).max(-127)).collect();
-    let mut packed = vec![0i8; q8::gemm_packed_len(isa, k, n)];
-    q8::pack_gemm(isa, &w, k, n, &mut packed);
+    let mut packed = vec![0i8; pack::gemm_packed_len(isa.qlayout(), k, n)];
+    pack::pack_gemm(isa.qlayout(), &w, k, n, &mut packed);
     let bias = vec![-1000; n];
     let mult = vec![1e-3; n];
     let r = bytes(m * n, 5);
     let residual = residual.then_some(Residual { x: &r, zp: 9, mult: 0.7 });
-    let q = Requant { mult: &mult, zp: 3, lo: 3, hi: 200, residual };
+    let q = Requant { x_zp: 0, bias: &bias, mult: &mult, zp: 3, lo: 3, hi: 200, residual };
     let mut y = vec![0u8; m * n];
     let what = format!("pointwise {m}x{k}->{n}{}", if residual.is_some() { " +res" } else { "" });
-    time(&what, m * k * n, || q8::pointwise(&Serial, isa, m, k, n, &x, &packed, &bias, &q, &mut y))
+    let g = PointwiseGeom::new(m, k, n);
+    time(&what, m * k * n, || q8::pointwise(&Serial, isa, &g, &x, &packed, &q, &mut y))
 }
 
-fn depthwise(isa: QIsa, h: usize, c: usize, s: usize) -> f64 {
+fn depthwise(isa: Isa, h: usize, c: usize, s: usize) -> f64 {
     depthwise_on(&Serial, isa, h, c, s, "")
 }
 
-fn depthwise_on(e: &dyn Exec, isa: QIsa, h: usize, c: usize, s: usize, tag: &str) -> f64 {
+fn depthwise_on(e: &dyn Exec, isa: Isa, h: usize, c: usize, s: usize, tag: &str) -> f64 {
     let oh = (h + 2 - 3) / s + 1;
     let g = ConvGeom::new([h, h, c], [oh, oh, c], [3, 3], [s, s], [1, 1]);
     let x = bytes(h * h * c, 3);
     let w: Vec<i8> = bytes(9 * c, 4).iter().map(|&b| (b as i8).max(-127)).collect();
-    let mut packed = vec![0i32; q8::depthwise_packed_len(isa, 9, c)];
-    q8::pack_depthwise(isa, &w, 9, c, &mut packed);
+    let mut packed = vec![0i32; pack::depthwise_packed_len(isa.qlayout(), 9, c)];
+    pack::pack_depthwise(isa.qlayout(), &w, 9, c, &mut packed);
     let bias = vec![100; c];
     let mult = vec![1e-2; c];
-    let q = Requant { mult: &mult, zp: 3, lo: 3, hi: 200, residual: None };
+    let q = Requant { x_zp: 5, bias: &bias, mult: &mult, zp: 3, lo: 3, hi: 200, residual: None };
     let mut y = vec![0u8; oh * oh * c];
     time(&format!("depthwise {h}x{h}x{c} k3 s{s}{tag}"), oh * oh * c * 9, || {
-        q8::depthwise(e, isa, &g, &x, 5, &packed, &bias, &q, &mut y)
+        q8::depthwise(e, isa, &g, &x, &packed, &q, &mut y)
     })
 }
 
 /// Every kernel call of an int8 MobileNetV2 (1.0, 224) once, summed with
 /// their counts: what a whole single-threaded `forward` would take in the
 /// kernels, hot caches.
-fn v2(isa: QIsa) {
+fn v2(isa: Isa) {
     println!("MobileNetV2 1.0 224, every layer:");
     let mut total = 0.0;
     // The stem: im2col (3x3 stride 2 on 3 channels, padded to the GEMM's k) and its GEMM.
     let g = ConvGeom::new([224, 224, 3], [112, 112, 32], [3, 3], [2, 2], [0, 0]);
-    let kpad = q8::im2col_kpad(isa, 27);
+    let kpad = pack::im2col_kpad(27);
     let x = bytes(224 * 224 * 3, 6);
     let mut cols = vec![0u8; 112 * 112 * kpad];
     total += time("im2col stem 224x224x3", 0, || q8::im2col(&g, &x, 7, kpad, &mut cols));
@@ -174,14 +176,15 @@ fn v2(isa: QIsa) {
     }
     let x = bytes(49 * 1280, 7);
     let mut pooled = vec![0u8; 1280];
-    total += time("global_avg_pool 49x1280", 0, || q8::global_avg_pool(49, 1280, &x, 3, 0.02, 5, &mut pooled));
+    let pool = PoolLayer { x_zp: 3, mult: 0.02, zp: 5 };
+    total += time("global_avg_pool 49x1280", 0, || q8::global_avg_pool(49, 1280, &x, &pool, &mut pooled));
     let w: Vec<i8> = bytes(1280 * 1000, 8).iter().map(|&b| (b as i8).max(-127)).collect();
-    let mut packed = vec![0i8; q8::gemm_packed_len(isa, 1280, 1000)];
-    q8::pack_gemm(isa, &w, 1280, 1000, &mut packed);
+    let mut packed = vec![0i8; pack::gemm_packed_len(isa.qlayout(), 1280, 1000)];
+    pack::pack_gemm(isa.qlayout(), &w, 1280, 1000, &mut packed);
     let (bias, scale) = (vec![0; 1000], vec![1e-3; 1000]);
     let mut logits = vec![0f32; 1000];
     total += time("pointwise_f32 1x1280->1000", 1280 * 1000, || {
-        q8::pointwise_f32(isa, 1, 1280, 1000, &pooled, &packed, &bias, &scale, &mut logits)
+        q8::pointwise_f32(isa, &PointwiseGeom::new(1, 1280, 1000), &pooled, &packed, &bias, &scale, &mut logits)
     });
     let input: Vec<f32> = bytes(224 * 224 * 3, 9).iter().map(|&b| b as f32).collect();
     let mut q = vec![0u8; input.len()];

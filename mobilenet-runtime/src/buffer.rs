@@ -21,27 +21,29 @@ const HUGE_FROM: usize = 1 << 20;
 /// Size and alignment of a huge page.
 const HUGE_PAGE: usize = 2 << 20;
 
-/// A zeroed `[f32]` on the heap, in huge pages when large (see the module
-/// documentation). Derefs to the slice.
-pub struct Buffer {
-    ptr: NonNull<f32>,
+pub use crate::Element;
+
+/// A zeroed `[T]` (`f32` or `u8`) on the heap, 64-byte aligned, in huge
+/// pages when large (see the module documentation). Derefs to the slice.
+pub struct Buffer<T: Element = f32> {
+    ptr: NonNull<T>,
     len: usize,
     /// What `ptr` was allocated with; zero-sized for an empty buffer.
     layout: Layout,
 }
 
-// SAFETY: a `Buffer` owns its allocation, like `Box<[f32]>`.
-unsafe impl Send for Buffer {}
-// SAFETY: shared access only reads, like `&[f32]`.
-unsafe impl Sync for Buffer {}
+// SAFETY: a `Buffer` owns its allocation, like `Box<[T]>`, and `T: Send`.
+unsafe impl<T: Element> Send for Buffer<T> {}
+// SAFETY: shared access only reads, like `&[T]`, and `T: Sync`.
+unsafe impl<T: Element> Sync for Buffer<T> {}
 
-impl Buffer {
+impl<T: Element> Buffer<T> {
     /// `len` zeros.
     ///
     /// # Panics
-    /// If `len` floats overflow `isize`; aborts if memory runs out.
-    pub fn zeroed(len: usize) -> Buffer {
-        let bytes = len.checked_mul(4).expect("buffer size overflows");
+    /// If `len` values overflow `isize`; aborts if memory runs out.
+    pub fn zeroed(len: usize) -> Buffer<T> {
+        let bytes = len.checked_mul(core::mem::size_of::<T>()).expect("buffer size overflows");
         if bytes == 0 {
             return Buffer { ptr: NonNull::dangling(), len: 0, layout: Layout::new::<()>() };
         }
@@ -54,13 +56,14 @@ impl Buffer {
         .expect("buffer size overflows");
         // SAFETY: `layout` has a non-zero size.
         let raw = unsafe { alloc(layout) };
-        let Some(ptr) = NonNull::new(raw.cast::<f32>()) else { handle_alloc_error(layout) };
+        let Some(ptr) = NonNull::new(raw.cast::<T>()) else { handle_alloc_error(layout) };
         if huge {
             advise_huge(raw, layout.size());
         }
         // Zeroed only now, after the hint: the first touch decides the
         // page size.
-        // SAFETY: `raw` is valid for `layout.size()` bytes, at least `len` floats.
+        // SAFETY: `raw` is valid for `layout.size()` bytes, at least `len`
+        // values; all-zero bytes are a valid `T` (zero: `Element`).
         unsafe { core::ptr::write_bytes(ptr.as_ptr(), 0, len) };
         Buffer { ptr, len, layout }
     }
@@ -78,7 +81,7 @@ fn advise_huge(ptr: *mut u8, len: usize) {
 #[cfg(not(target_os = "linux"))]
 fn advise_huge(_ptr: *mut u8, _len: usize) {}
 
-impl Drop for Buffer {
+impl<T: Element> Drop for Buffer<T> {
     fn drop(&mut self) {
         if self.layout.size() > 0 {
             // SAFETY: allocated in `zeroed` with this layout.
@@ -87,60 +90,61 @@ impl Drop for Buffer {
     }
 }
 
-impl Deref for Buffer {
-    type Target = [f32];
-    fn deref(&self) -> &[f32] {
-        // SAFETY: `len` initialized floats (or dangling and empty).
+impl<T: Element> Deref for Buffer<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        // SAFETY: `len` initialized values (or dangling and empty).
         unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }
 
-impl DerefMut for Buffer {
-    fn deref_mut(&mut self) -> &mut [f32] {
+impl<T: Element> DerefMut for Buffer<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
         // SAFETY: as in `deref`, and `self` is borrowed mutably.
         unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
     }
 }
 
-impl core::fmt::Debug for Buffer {
+impl<T: Element> core::fmt::Debug for Buffer<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Buffer").field("len", &self.len).field("align", &self.layout.align()).finish()
     }
 }
 
-/// The arena of a network with `N` floats of it: a zeroed [`Buffer`] that
-/// derefs to `[f32; N]`, what `forward` takes.
-pub struct Arena<const N: usize>(Buffer);
+/// The arena of a network with `N` values of `T` (`f32` for float
+/// networks, `u8` for int8 ones): a zeroed [`Buffer`] that derefs to
+/// `[T; N]`, what `forward` takes.
+pub struct Arena<T: Element, const N: usize>(Buffer<T>);
 
-impl<const N: usize> Arena<N> {
-    pub fn new() -> Arena<N> {
+impl<T: Element, const N: usize> Arena<T, N> {
+    pub fn new() -> Arena<T, N> {
         Arena(Buffer::zeroed(N))
     }
 }
 
-impl<const N: usize> Default for Arena<N> {
+impl<T: Element, const N: usize> Default for Arena<T, N> {
     fn default() -> Self {
         Arena::new()
     }
 }
 
-impl<const N: usize> Deref for Arena<N> {
-    type Target = [f32; N];
-    fn deref(&self) -> &[f32; N] {
-        // SAFETY: the buffer holds exactly `N` floats; `[f32; N]` has the
-        // alignment of `f32`.
-        unsafe { &*self.0.ptr.as_ptr().cast::<[f32; N]>() }
+impl<T: Element, const N: usize> Deref for Arena<T, N> {
+    type Target = [T; N];
+    fn deref(&self) -> &[T; N] {
+        // SAFETY: the buffer holds exactly `N` values; `[T; N]` has the
+        // alignment of `T`.
+        unsafe { &*self.0.ptr.as_ptr().cast::<[T; N]>() }
     }
 }
 
-impl<const N: usize> DerefMut for Arena<N> {
-    fn deref_mut(&mut self) -> &mut [f32; N] {
+impl<T: Element, const N: usize> DerefMut for Arena<T, N> {
+    fn deref_mut(&mut self) -> &mut [T; N] {
         // SAFETY: as in `deref`, and `self` is borrowed mutably.
-        unsafe { &mut *self.0.ptr.as_ptr().cast::<[f32; N]>() }
+        unsafe { &mut *self.0.ptr.as_ptr().cast::<[T; N]>() }
     }
 }
 
-impl<const N: usize> core::fmt::Debug for Arena<N> {
+impl<T: Element, const N: usize> core::fmt::Debug for Arena<T, N> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_tuple("Arena").field(&N).finish()
     }
@@ -153,7 +157,7 @@ mod tests {
     #[test]
     fn buffers_are_zeroed_writable_and_aligned() {
         for len in [0, 1, 1000, HUGE_FROM / 4 - 1, HUGE_FROM / 4, 3 * HUGE_PAGE / 4 + 5] {
-            let mut b = Buffer::zeroed(len);
+            let mut b = Buffer::<f32>::zeroed(len);
             assert_eq!(b.len(), len);
             assert!(b.iter().all(|&x| x == 0.0));
             if len > 0 {
@@ -168,12 +172,16 @@ mod tests {
 
     #[test]
     fn an_arena_is_an_array_of_its_length() {
-        let mut a = Arena::<300_000>::new();
+        let mut a = Arena::<f32, 300_000>::new();
         assert_eq!(a.len(), 300_000);
         a[299_999] = 1.0;
         assert_eq!(a.iter().sum::<f32>(), 1.0);
         let array: &mut [f32; 300_000] = &mut a;
         array[0] = 2.0;
         assert_eq!(a[0], 2.0);
+        let mut bytes = Arena::<u8, 4097>::new();
+        bytes[4096] = 7;
+        assert_eq!(bytes.iter().map(|&b| b as u32).sum::<u32>(), 7);
+        assert_eq!(bytes.as_ptr() as usize % 64, 0);
     }
 }

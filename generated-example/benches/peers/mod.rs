@@ -115,3 +115,32 @@ pub fn image(fixture: &Path, len: usize) -> Vec<f32> {
     }
     (0..len).map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0).collect()
 }
+
+/// A network or peer timed by `n` runs on one image: the durations in ms.
+pub type Timer<'a> = Box<dyn FnMut(usize) -> Vec<f64> + 'a>;
+
+/// Our network `net` (either precision) timed on image `x`, on the pool's
+/// threads when it has several; its arena and scratch are made once.
+pub fn timer<'a, N: mobilenet_runtime::Network>(
+    net: &'a N,
+    pool: &'a mobilenet_runtime::exec::Pool,
+    x: &'a [f32],
+) -> Timer<'a> {
+    use mobilenet_runtime::exec::Exec;
+    let mut y = vec![0.0; N::OUTPUT_LEN];
+    let mut arena = mobilenet_runtime::buffer::Buffer::<N::Elem>::zeroed(N::ARENA_LEN);
+    let mut scratch = vec![N::Elem::default(); pool.threads() * N::SCRATCH_LEN];
+    Box::new(move |n| {
+        (0..n)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                if pool.threads() == 1 {
+                    net.run(std::hint::black_box(x), &mut y, &mut arena);
+                } else {
+                    net.run_on(pool, std::hint::black_box(x), &mut y, &mut arena, &mut scratch);
+                }
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect()
+    })
+}

@@ -252,11 +252,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 options.fusion = codegen::Fusion::Off;
             }
             if int8 {
-                let tokens = codegen::generate_int8(&spec, &options).map_err(|e| e.to_string())?;
-                let file =
-                    syn::parse2::<syn::File>(tokens).map_err(|e| format!("generated code does not parse: {e}"))?;
-                print!("{}", prettyplease::unparse(&file));
-                return Ok(());
+                options.precision = codegen::Precision::Int8;
             }
             print!("{}", codegen::generate(&spec, &options).map_err(|e| e.to_string())?.pretty());
         }

@@ -90,5 +90,5 @@ pub fn optimize_until(graph: &Graph, last: &str) -> Result<Graph, String> {
     Ok(PIPELINE[..=end].iter().fold(graph.clone(), |g, p| (p.run)(&g)))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "reference"))]
 mod tests;

@@ -15,11 +15,15 @@
 //! * the last conv or dense layer (the classifier) writes float logits,
 //!   and a softmax after it stays float.
 //!
+//! Calibration and the reference interpreter need feature `reference`.
+//!
 //! That covers MobileNet v1 and v2 (Keras and torchvision). v3's
 //! hard-swish and squeeze-excite are not supported yet: [`Int8Graph::of`]
 //! names the first node it cannot quantize.
 
+#[cfg(feature = "reference")]
 pub mod calibrate;
+#[cfg(feature = "reference")]
 pub mod reference;
 
 use std::collections::HashMap;
@@ -30,6 +34,7 @@ use mobilenet_layout::q8file::{QFile, QFileError, Reader};
 use crate::ir::{Act, ConvKind, DenseAct, Graph, NodeId, Op, Pool};
 use crate::passes::{self, BlockFusion};
 
+#[cfg(feature = "reference")]
 pub use calibrate::{CalibrateError, Ranges, quantize, quantize_with};
 
 /// Why a graph cannot run in int8.
@@ -231,5 +236,5 @@ impl QModel {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "reference"))]
 mod tests;

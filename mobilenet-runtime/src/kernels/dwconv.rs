@@ -7,11 +7,13 @@
 //! group's windows that hold it (see [`row_groups`]). Other kernels take a
 //! clipped per-pixel path.
 
-use super::ConvGeom;
 use super::entry::Kernels;
+use super::isa::{F32Kernels, Isa};
+use super::micro::{Group, Pixel};
 use super::pack::{depthwise_bias_len, depthwise_index, depthwise_len};
 use super::simd::Simd;
-use super::{Act, Epilogue, Isa, isa::Kind};
+use super::window::{input_rows, taps_inside};
+use super::{Act, ConvGeom, Epilogue};
 use crate::exec::Exec;
 
 /// Depthwise convolution with a fused epilogue: `g.cout / g.cin` outputs
@@ -35,12 +37,12 @@ pub fn depthwise(e: &dyn Exec, isa: Isa, g: &ConvGeom, x: &[f32], w: &[f32], epi
         // SAFETY: lengths checked above (`y` and `residual` hold `rows`);
         // `isa` proves the instructions exist.
         unsafe {
-            match isa.0 {
-                Kind::Portable => run::<super::simd::Portable>(g, rows, x, w, epi, y),
+            match isa.f32().kernels {
+                F32Kernels::Portable => run::<super::simd::Portable>(g, rows, x, w, epi, y),
                 #[cfg(target_arch = "x86_64")]
-                Kind::Avx2 => avx2(g, rows, x, w, epi, y),
+                F32Kernels::Avx2 => avx2(g, rows, x, w, epi, y),
                 #[cfg(target_arch = "x86_64")]
-                Kind::Avx512 => avx512(g, rows, x, w, epi, y),
+                F32Kernels::Avx512 => avx512(g, rows, x, w, epi, y),
                 #[cfg(not(target_arch = "x86_64"))]
                 _ => unreachable!("no such instruction set on this target"),
             }
@@ -66,25 +68,21 @@ unsafe fn avx512(g: &ConvGeom, rows: Rows, x: &[f32], w: &[f32], epi: Epilogue<'
     unsafe { run::<super::simd::Avx512>(g, rows, x, w, epi, y) }
 }
 
-/// Bytes of the `kh` input rows of a channel slice that should stay in L1
-/// while its output rows are computed (half of a 32 KiB L1).
-const L1_ROWS_BYTES: usize = 16 * 1024;
-
 /// Fewest vector multiply-adds per output pixel (vectors times taps) a
 /// slice must have: each group call has a fixed cost, and thin slices
 /// of a 3x3 conv (three vectors) lost more to it than L1 gained them.
 const MIN_SLICE_TAPS: usize = 36;
 
 /// Channels per slice of [`run`]: whole vectors, as many as keep the slice's
-/// `kh` input rows within [`L1_ROWS_BYTES`]; all of them where that gives
-/// too thin a slice, and with vectors narrower than a cache line (AVX2: its
-/// loads bring half as many bytes per multiply-add, it did not wait on L2,
-/// and slicing only slowed it).
-fn slice_channels(g: &ConvGeom, lanes: usize) -> usize {
-    if lanes * 4 < 64 {
+/// `kh` input rows within the table's `dw_l1_rows`; all of them where that
+/// gives too thin a slice, and for kernels whose row says not to slice
+/// (`F32Config::dw_slices`).
+fn slice_channels<V: Simd>(g: &ConvGeom) -> usize {
+    let (lanes, config) = (V::LANES, V::CONFIG);
+    if !config.dw_slices {
         return g.cin;
     }
-    let vectors = L1_ROWS_BYTES / (g.kh * g.w * lanes * 4).max(1);
+    let vectors = config.cache.dw_l1_rows / (g.kh * g.w * lanes * 4).max(1);
     if vectors * g.kh * g.kw < MIN_SLICE_TAPS || vectors * lanes >= g.cin { g.cin } else { vectors * lanes }
 }
 
@@ -100,20 +98,13 @@ unsafe fn run<V: Kernels>(g: &ConvGeom, rows: Rows, x: &[f32], w: &[f32], epi: E
     let res = epi.residual.map_or(core::ptr::null(), <[f32]>::as_ptr);
     let (x, y) = (x.as_ptr(), y.as_mut_ptr());
     let first = rows.start;
-    let slice = slice_channels(g, V::LANES);
+    let slice = slice_channels::<V>(g);
     for c0 in (0..g.cin).step_by(slice) {
         let cn = slice.min(g.cin - c0);
         for oy in rows.clone() {
-            let top = (oy * g.sh) as isize - g.pad_top as isize;
-            let mut rows = [core::ptr::null(); MAX_K];
-            for (ky, r) in rows.iter_mut().enumerate().take(g.kh) {
-                let iy = top + ky as isize;
-                if iy >= 0 && (iy as usize) < g.h {
-                    // SAFETY: `iy < g.h` and `c0 < cin`, so the slice of the row starts inside `x` (`h * w * cin`
-                    // floats, checked by `depthwise`).
-                    *r = unsafe { x.add(iy as usize * g.w * g.cin + c0) };
-                }
-            }
+            // The slice of each input row: `c0 < cin`, so it starts inside the row (or is null: padding).
+            let rows =
+                input_rows::<f32, MAX_K>(g, x, oy, g.kh).map(|r| if r.is_null() { r } else { r.wrapping_add(c0) });
             let o = (oy - first) * g.ow * g.cout + c0;
             // SAFETY: `res` holds the rows of this part (checked by `depthwise`); `o` is the offset of the slice
             // of row `oy` in it.
@@ -147,12 +138,12 @@ pub(crate) unsafe fn row_dispatch(
     // SAFETY: the caller's contract (rows, `w`, `bias`, `out` as documented); `isa` proves the CPU has the
     // instructions of the kernels it selects.
     unsafe {
-        match isa.0 {
-            Kind::Portable => row::<super::simd::Portable>(g, rows, w, bias, act, core::ptr::null(), out),
+        match isa.f32().kernels {
+            F32Kernels::Portable => row::<super::simd::Portable>(g, rows, w, bias, act, core::ptr::null(), out),
             #[cfg(target_arch = "x86_64")]
-            Kind::Avx2 => row_avx2(g, rows, w, bias, act, out),
+            F32Kernels::Avx2 => row_avx2(g, rows, w, bias, act, out),
             #[cfg(target_arch = "x86_64")]
-            Kind::Avx512 => row_avx512(g, rows, w, bias, act, out),
+            F32Kernels::Avx512 => row_avx512(g, rows, w, bias, act, out),
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("no such instruction set on this target"),
         }
@@ -316,152 +307,6 @@ unsafe fn group_n<V: Kernels, const K: usize, const S: usize, const P: usize>(
     }
 }
 
-/// Stores a group's accumulators, with the activation and the residual.
-///
-/// One branch on the activation per group, not per pixel (per pixel, it
-/// cost up to a third of the time on small maps), and each arm a straight
-/// run of register operations and stores: with the activation applied in
-/// place over the accumulator array behind a jump table, LLVM kept the
-/// array on the stack, and every group stored and reloaded its
-/// accumulators twice (a 1.2x to 1.7x slower depthwise conv with AVX-512 on
-/// Zen 5, BENCHMARKS.md). The arms are few on purpose: each is compiled
-/// into every group instantiation. ReLU is ReLU6 with an infinite upper
-/// bound; a residual (no MobileNet adds one after a depthwise conv) takes
-/// one general arm.
-///
-/// # Safety
-/// `y` (and `res`, if not null) hold the group's `P` pixels of `c` floats
-/// from `at`, a vector of channels each; the CPU has `V`'s instructions.
-#[inline(always)]
-unsafe fn store_all<V: Simd, const P: usize>(
-    acc: [V; P],
-    act: Option<Act>,
-    res: *const f32,
-    y: *mut f32,
-    at: usize,
-    c: usize,
-) {
-    // SAFETY: the caller's contract: pixel `p` of the group is `c` floats from `at + p * c` in `y` and `res`,
-    // and the CPU has `V`'s instructions.
-    unsafe {
-        if !res.is_null() {
-            for (p, a) in acc.iter().enumerate() {
-                a.act_opt(act).add(V::load(res.add(at + p * c))).store(y.add(at + p * c));
-            }
-            return;
-        }
-        match act {
-            None => {
-                for (p, a) in acc.iter().enumerate() {
-                    a.store(y.add(at + p * c));
-                }
-            }
-            Some(f @ (Act::Relu | Act::Relu6)) => {
-                let hi = V::splat(if f == Act::Relu6 { 6.0 } else { f32::INFINITY });
-                for (p, a) in acc.iter().enumerate() {
-                    a.max(V::zero()).min(hi).store(y.add(at + p * c));
-                }
-            }
-            Some(f) => {
-                for (p, a) in acc.iter().enumerate() {
-                    a.act(f).store(y.add(at + p * c));
-                }
-            }
-        }
-    }
-}
-
-/// Window columns a group spans at most: `(GROUP - 1) + 5` at stride 1,
-/// `(GROUP / 2 - 1) * 2 + 5` at stride 2; what `unroll12!` walks.
-const MAX_SPAN: usize = 12;
-
-/// Where a group of output pixels reads.
-///
-/// The row pointers are shared by every group of the output row, and the
-/// group's offset added where a row is read: writing per-group row
-/// pointers into an array made LLVM emit a masked vector store that the
-/// next scalar loads could not forward from (a 14% stall with AVX-512,
-/// BENCHMARKS.md).
-pub(super) struct Group<'a, const K: usize> {
-    /// Per kernel row: the input row, or null for a padding row.
-    rows: &'a [*const f32; K],
-    /// Offset of the group's first window column in a row (negative on the
-    /// left border, where only the inside columns are read).
-    left: isize,
-    /// Bit `j`: window column `j` is inside the image.
-    inside: u32,
-    /// The group's first output pixel.
-    x0: usize,
-    /// Whole vectors of channels (a tail is left to [`clipped`]).
-    full: usize,
-}
-
-/// `P` output pixels from `grp.x0`, every whole vector of channels.
-// Indexed loops over constants unroll into register code; `j` is a
-// constant per column, so `j >= kx` is trivially true for some.
-#[allow(clippy::needless_range_loop, clippy::absurd_extreme_comparisons, clippy::manual_is_multiple_of)]
-#[inline(always)]
-pub(super) unsafe fn group<V: Simd, const K: usize, const S: usize, const P: usize, const ALL: bool>(
-    px: &Pixel,
-    grp: &Group<'_, K>,
-    res: *const f32,
-    y: *mut f32,
-) {
-    const { assert!((P - 1) * S + K <= MAX_SPAN, "a group spans at most MAX_SPAN columns") };
-    let c = px.c;
-    let mut wb = px.w;
-    // SAFETY: whole vectors of channels (`full * LANES <= c`) of window columns inside the image (`ALL`, or
-    // the `inside` bits) of non-null rows, and of the group's `P` output pixels; weights and bias packed for
-    // `c`.
-    unsafe {
-        for cb in 0..grp.full {
-            let o = cb * V::LANES;
-            let mut acc = [V::load(px.bias.add(o)); P];
-            for ky in 0..K {
-                let row = grp.rows[ky];
-                if row.is_null() {
-                    continue;
-                }
-                let row = row.wrapping_offset(grp.left).wrapping_add(o);
-                let wk: [V; K] = core::array::from_fn(|kx| V::load(wb.add((ky * K + kx) * V::LANES)));
-                // Each window column `j` a constant (`unroll12!`): left to
-                // LLVM, the column loop stayed rolled with AVX-512 (its cost
-                // model counts the wider vectors), `acc[p]` became a dynamic
-                // index, and the accumulators lived on the stack, stored
-                // after every multiply-add (20% slower: BENCHMARKS.md).
-                unroll12!(j, {
-                    if j < (P - 1) * S + K && (ALL || grp.inside & (1 << j) != 0) {
-                        let xv = V::load(row.wrapping_add(j * c));
-                        // Output `p` reads window column `j` with weight `j - p * S`.
-                        for kx in 0..K {
-                            if j >= kx && (j - kx) % S == 0 && (j - kx) / S < P {
-                                let p = (j - kx) / S;
-                                acc[p] = V::fmadd(xv, wk[kx], acc[p]);
-                            }
-                        }
-                    }
-                });
-            }
-            store_all(acc, px.act, res, y, grp.x0 * c + o, c);
-            wb = wb.add(K * K * V::LANES);
-        }
-    }
-}
-
-/// What every pixel of a row shares: its channels `0..n` from where the
-/// pointers (and the rows read) start, out of pixels `c` floats apart.
-pub(super) struct Pixel {
-    /// Floats from one pixel to the next.
-    c: usize,
-    /// Channels computed (all `c`, or a slice of them); a tail that is not
-    /// a whole vector only at the end of the pixel.
-    n: usize,
-    /// Packed `[channel block][tap][lane]`.
-    w: *const f32,
-    bias: *const f32,
-    act: Option<Act>,
-}
-
 /// Channels `from..px.n` of output pixel `ox`, its window clipped to the image
 /// (kernels without a grouped path, channel tails). `from` is a multiple of
 /// the vector width.
@@ -519,21 +364,10 @@ fn with_multiplier(g: &ConvGeom, lanes: usize, rows: Rows, x: &[f32], w: &[f32],
             let o = ((oy - first) * g.ow + ox) * cout;
             let acc = &mut y[o..o + cout];
             acc.copy_from_slice(&epi.bias[..cout]);
-            for ky in 0..g.kh {
-                let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
-                if iy < 0 || iy >= g.h as isize {
-                    continue;
-                }
-                for kx in 0..g.kw {
-                    let ix = (ox * g.sw + kx) as isize - g.pad_left as isize;
-                    if ix < 0 || ix >= g.w as isize {
-                        continue;
-                    }
-                    let px = &x[(iy as usize * g.w + ix as usize) * cin..][..cin];
-                    let t = ky * g.kw + kx;
-                    for (oc, a) in acc.iter_mut().enumerate() {
-                        *a += px[oc / multiplier] * w[depthwise_index(taps, lanes, t, oc)];
-                    }
+            for (t, p) in taps_inside(g, oy, ox) {
+                let px = &x[p * cin..][..cin];
+                for (oc, a) in acc.iter_mut().enumerate() {
+                    *a += px[oc / multiplier] * w[depthwise_index(taps, lanes, t, oc)];
                 }
             }
             Act::apply_all(epi.act, acc);

@@ -21,8 +21,7 @@
 //! counts are listed per instruction set (`1..=MR`), so no 7- to 12-row
 //! tiles are compiled for 6-row AVX2.
 
-use super::dwconv::{Group, Pixel, group};
-use super::gemm::{Tile, tile};
+use super::micro::{Group, Pixel, Tile, group, tile};
 use super::simd::{Portable, Simd};
 
 /// The out-of-line micro-kernels of a vector type.

@@ -10,19 +10,12 @@
 //! Rows are walked in blocks that stay in L1 while every panel passes over
 //! them; bias, activation and residual are applied as the tile is stored.
 
+use super::Epilogue;
 use super::entry::Kernels;
+use super::isa::{F32Kernels, Isa};
+use super::micro::Tile;
+use super::par::even;
 use super::simd::Simd;
-use super::{Act, Epilogue, Isa, isa::Kind};
-
-/// Bytes of input rows a block keeps in L2 while the panels pass over them.
-const L2_ROWS_BYTES: usize = 192 * 1024;
-
-/// Bytes of a weight panel slice kept in L1 while the row tiles use it.
-const L1_PANEL_BYTES: usize = 16 * 1024;
-
-/// Up to this many bytes of packed weights, every panel stays in L1 and rows
-/// are finished one band at a time.
-const L1_WEIGHTS_BYTES: usize = 20 * 1024;
 
 /// The arguments of one GEMM.
 #[derive(Clone, Copy)]
@@ -80,12 +73,12 @@ pub(crate) unsafe fn gemm_ptr(isa: Isa, g: &Gemm<'_>, y: *mut f32, y_len: usize)
     check(isa, g, y_len);
     // SAFETY: lengths checked above; `isa` proves the instructions exist.
     unsafe {
-        match isa.0 {
-            Kind::Portable => run::<super::simd::Portable>(g, y),
+        match isa.f32().kernels {
+            F32Kernels::Portable => run::<super::simd::Portable>(g, y),
             #[cfg(target_arch = "x86_64")]
-            Kind::Avx2 => avx2(g, y),
+            F32Kernels::Avx2 => avx2(g, y),
             #[cfg(target_arch = "x86_64")]
-            Kind::Avx512 => avx512(g, y),
+            F32Kernels::Avx512 => avx512(g, y),
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("no such instruction set on this target"),
         }
@@ -137,7 +130,7 @@ unsafe fn run<V: Kernels>(g: &Gemm<'_>, y: *mut f32) {
         last: true,
         pf: w.wrapping_add(p * g.k * nr),
     };
-    if g.k * panels * nr * 4 <= L1_WEIGHTS_BYTES {
+    if g.k * panels * nr * 4 <= V::CONFIG.cache.gemm_l1_weights {
         // All weights fit L1: finish each band of rows across every panel
         // while its output rows are in L1 (no partial output lines written
         // back and re-read per panel: what small-k layers are bound by).
@@ -153,8 +146,8 @@ unsafe fn run<V: Kernels>(g: &Gemm<'_>, y: *mut f32) {
     // a tile's partial sums stay in the output between slices, and the
     // epilogue runs after the last. Every weight is read from memory once
     // per row block, not once per row tile.
-    let kc = (L1_PANEL_BYTES / (nr * 4)).max(1);
-    let mc = ((L2_ROWS_BYTES / (g.k * 4).max(1)) / mr).max(1) * mr;
+    let kc = (V::CONFIG.cache.gemm_l1_panel / (nr * 4)).max(1);
+    let mc = ((V::CONFIG.cache.gemm_l2_rows / (g.k * 4).max(1)) / mr).max(1) * mr;
     // A little over the budget beats streaming every weight twice.
     let mc = if g.m <= mc + mc / 4 { g.m } else { mc };
     for (m0, mlen) in even(0, g.m, mc) {
@@ -190,18 +183,6 @@ unsafe fn run<V: Kernels>(g: &Gemm<'_>, y: *mut f32) {
             }
         }
     }
-}
-
-/// `len` items from `start` in the fewest pieces of at most `max`, sized
-/// within one of each other: 49 rows in tiles of 6 are 6,6,6,6,5,5,5,5,5,
-/// not eight 6s and a 1 whose tile runs at a fraction of the speed (and for
-/// row blocks, a last block of 1 row would stream every weight again).
-pub(super) fn even(start: usize, len: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
-    let pieces = len.div_ceil(max.max(1));
-    (0..pieces).map(move |i| {
-        let (a, b) = (i * len / pieces, (i + 1) * len / pieces);
-        (start + a, b - a)
-    })
 }
 
 /// The micro-kernel for a tile of `rows` rows, one or two vectors wide.
@@ -303,34 +284,6 @@ unsafe fn gemv_panels<V: Simd, const P: usize>(g: &Gemm<'_>, y: *mut f32, p0: us
     }
 }
 
-/// One `rows x cols` output tile.
-#[derive(Clone, Copy)]
-pub(super) struct Tile {
-    k: usize,
-    a: *const f32,
-    lda: usize,
-    /// Null, or the input offsets of the `k` inputs (see [`Gemm::koff`]).
-    koff: *const usize,
-    b: *const f32,
-    bias: *const f32,
-    act: Option<Act>,
-    /// Null, or the residual tile (row stride `ldc`).
-    res: *const f32,
-    c: *mut f32,
-    ldc: usize,
-    /// Valid output columns, at most `2 * LANES`.
-    cols: usize,
-    /// The first slice of `k`: start from the bias (else from the partial
-    /// sums in `c`).
-    first: bool,
-    /// The last slice of `k`: apply activation and residual (else store the
-    /// partial sums).
-    last: bool,
-    /// Where to prefetch a cache line per `k` (`k` lines from here): weights
-    /// needed next, or ones already in L1 when there is nothing to fetch.
-    pf: *const f32,
-}
-
 /// A band of `rows` rows across all `panels` panels (`n` columns), from
 /// the first panel's tile `t`: one dispatch per band, not per tile, which
 /// matters where `k` is small (16-24: the early expansions) and a tile is
@@ -383,182 +336,4 @@ unsafe fn tile_rows<V: Kernels, const NV: usize, const OFF: bool>(rows: usize, t
     debug_assert!((1..=V::MR).contains(&rows), "at most MR rows");
     // SAFETY: the caller's contract.
     unsafe { V::gemm_tile::<NV, OFF>(rows, t) }
-}
-
-/// The micro-kernel: `MR` rows of `NV` (1 or 2) vectors of outputs. A panel
-/// whose valid columns fit one vector (the last of `n = 24` on AVX2) takes
-/// `NV = 1` and skips the padding half.
-#[inline(always)]
-pub(super) unsafe fn tile<V: Simd, const MR: usize, const NV: usize, const OFF: bool>(t: &Tile) {
-    const { assert!(MR <= 12, "unroll12! walks the rows") };
-    let n0 = t.cols.min(V::LANES);
-    let n1 = t.cols.saturating_sub(V::LANES);
-    // SAFETY: the caller's contract: the tile's `MR` rows of `k` inputs (or offsets), `k` panel rows, bias
-    // and output lie within the checked lengths; loads and stores are cut to `cols`.
-    unsafe {
-        let (b0, b1) = (V::load(t.bias), V::load(t.bias.add(V::LANES)));
-        let mut acc0 = [b0; MR];
-        let mut acc1 = [b1; MR];
-        if !t.first {
-            for r in 0..MR {
-                let c = t.c.add(r * t.ldc);
-                acc0[r] = V::load_n(c, n0);
-                if NV == 2 && n1 > 0 {
-                    acc1[r] = V::load_n(c.add(V::LANES), n1);
-                }
-            }
-        }
-        if t.first {
-            // The output lines are first written when this tile is stored:
-            // ask for them now, so that the stores do not wait for lines
-            // from L3. With outputs out of L2 (kernel_bench COLD_OUT=24)
-            // that took 196x96->576 from 35 to 57 GMAC/s; in a network,
-            // where most outputs are still in L2, it gains 1-2%.
-            for r in 0..MR {
-                let c = t.c.wrapping_add(r * t.ldc);
-                V::prefetch_write(c);
-                V::prefetch_write(c.wrapping_add((t.cols - 1).min(16)));
-                V::prefetch_write(c.wrapping_add(t.cols - 1));
-            }
-        }
-        // Rows are read through one pointer per three rows, the other two
-        // at `lda` and `2 lda` from it (x86 addressing modes scale an index
-        // by 1 or 2): four pointer increments per `k` for 12 rows, where a
-        // pointer per row (or an offset chain) cost a dozen integer uops per
-        // `k` beside the 24 multiply-adds. The rows are unrolled in source
-        // (`r` a constant, `unroll12!`): a loop with `r / 3` in it stayed
-        // rolled, the accumulators on the stack (3x slower at small `k`).
-        let lda = t.lda;
-        let mut a: [*const f32; 4] = core::array::from_fn(|q| t.a.wrapping_add(3 * q * lda));
-        let mut b = t.b;
-        let mut pf = t.pf;
-        for kk in 0..t.k {
-            V::prefetch(pf);
-            // Windows read in place take input `kk` at its offset; otherwise
-            // the row pointers move along the rows.
-            let col = if OFF { *t.koff.add(kk) } else { 0 };
-            let w0 = V::load(b);
-            let w1 = if NV == 2 { V::load(b.add(V::LANES)) } else { w0 };
-            unroll12!(r, {
-                if r < MR {
-                    let x = V::splat(*a[r / 3].add((r % 3) * lda + col));
-                    acc0[r] = V::fmadd(x, w0, acc0[r]);
-                    if NV == 2 {
-                        acc1[r] = V::fmadd(x, w1, acc1[r]);
-                    }
-                }
-            });
-            if !OFF {
-                a = [a[0].wrapping_add(1), a[1].wrapping_add(1), a[2].wrapping_add(1), a[3].wrapping_add(1)];
-            }
-            b = b.add(V::PANEL);
-            pf = pf.wrapping_add(16);
-        }
-        if !t.last {
-            for r in 0..MR {
-                let c = t.c.add(r * t.ldc);
-                acc0[r].store_n(c, n0);
-                if n1 > 0 {
-                    acc1[r].store_n(c.add(V::LANES), n1);
-                }
-            }
-            return;
-        }
-        // Each step below is its own loop over the rows with a small body,
-        // so that LLVM unrolls it and the accumulators stay in registers:
-        // with the activation `match` inside one row loop, the loop stayed
-        // rolled for MR = 12, and the k loop's accumulators went through the
-        // stack before and after it.
-        let acc0 = act_rows(acc0, t.act);
-        let acc1 = if NV == 2 { act_rows(acc1, t.act) } else { acc1 };
-        if !t.res.is_null() {
-            for r in 0..MR {
-                let res = t.res.add(r * t.ldc);
-                acc0[r].add(V::load_n(res, n0)).store_n(t.c.add(r * t.ldc), n0);
-                if NV == 2 && n1 > 0 {
-                    acc1[r].add(V::load_n(res.add(V::LANES), n1)).store_n(t.c.add(r * t.ldc + V::LANES), n1);
-                }
-            }
-        } else if NV == 2 && n1 == V::LANES {
-            for r in 0..MR {
-                acc0[r].store(t.c.add(r * t.ldc));
-                acc1[r].store(t.c.add(r * t.ldc + V::LANES));
-            }
-        } else {
-            for r in 0..MR {
-                acc0[r].store_n(t.c.add(r * t.ldc), n0);
-                if NV == 2 && n1 > 0 {
-                    acc1[r].store_n(t.c.add(r * t.ldc + V::LANES), n1);
-                }
-            }
-        }
-    }
-}
-
-/// `act` on every vector of `v`, with the `match` outside the loops (see
-/// the end of [`tile`]). Arrays go by value: taken by reference, they made
-/// LLVM keep the k loop's accumulators in memory.
-#[inline(always)]
-unsafe fn act_rows<V: Simd, const MR: usize>(mut v: [V; MR], act: Option<Act>) -> [V; MR] {
-    // SAFETY: the caller's contract: the CPU has `V`'s instructions; no memory is accessed.
-    unsafe {
-        match act {
-            None => {}
-            Some(Act::Relu) => {
-                for x in &mut v {
-                    *x = x.act(Act::Relu);
-                }
-            }
-            Some(Act::Relu6) => {
-                for x in &mut v {
-                    *x = x.act(Act::Relu6);
-                }
-            }
-            Some(Act::HardSigmoid) => {
-                for x in &mut v {
-                    *x = x.act(Act::HardSigmoid);
-                }
-            }
-            Some(Act::HardSwish) => {
-                for x in &mut v {
-                    *x = x.act(Act::HardSwish);
-                }
-            }
-            // Scalar, and only in custom heads: through a copy, so that the
-            // loop that stays rolled does not pull `v` into memory.
-            Some(Act::Sigmoid) => {
-                let mut copy = v;
-                for x in &mut copy {
-                    *x = x.act(Act::Sigmoid);
-                }
-                v = copy;
-            }
-        }
-        v
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::even;
-
-    #[test]
-    fn even_pieces_cover_the_range_in_near_equal_sizes() {
-        for len in 0..200 {
-            for max in 1..14 {
-                let pieces: Vec<_> = even(7, len, max).collect();
-                assert_eq!(pieces.len(), len.div_ceil(max));
-                let mut next = 7;
-                for &(at, n) in &pieces {
-                    assert_eq!(at, next);
-                    assert!(n >= 1 && n <= max, "{len} by {max}: {pieces:?}");
-                    next += n;
-                }
-                assert_eq!(next, 7 + len);
-                let sizes = pieces.iter().map(|p| p.1);
-                assert!(sizes.clone().max().unwrap_or(0) - sizes.min().unwrap_or(0) <= 1);
-            }
-        }
-        assert_eq!(even(0, 49, 6).map(|p| p.1).collect::<Vec<_>>(), [5, 5, 6, 5, 6, 5, 6, 5, 6]);
-    }
 }

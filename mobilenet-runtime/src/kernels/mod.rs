@@ -38,16 +38,20 @@ mod elementwise;
 mod entry;
 mod gemm;
 mod isa;
+mod micro;
 mod par;
 mod pool;
 pub mod q8;
 mod simd;
+mod window;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 pub use block::{Stage, Stages, block};
 pub use conv::{conv2d, pointwise};
 pub use dwconv::depthwise;
 pub use elementwise::{activation, add, batch_norm, mul_gate, rescale, softmax, softmax_in_place, zero_pad};
-pub use isa::{Isa, Packing};
+pub use isa::{Isa, Packing, Precision, QLayout};
 pub use mobilenet_layout::geom::{BlockGeom, ConvGeom, ExpandConv, Expansion, MAX_KERNEL, PointwiseGeom};
 pub use mobilenet_layout::{Act, libm_exp, pack};
 pub use pool::{global_avg_pool, global_max_pool};
@@ -104,7 +108,7 @@ pub fn peak_gfma_per_s() -> f64 {
 /// `vpmaddwd` + `vpaddd`; register-resident, ~0.2 s), or `None` for the
 /// portable ones.
 #[cfg(feature = "std")]
-pub fn peak_int8_gmac_per_s(isa: q8::QIsa) -> Option<f64> {
+pub fn peak_int8_gmac_per_s(isa: Isa) -> Option<f64> {
     peak::measure_int8(isa)
 }
 

@@ -99,3 +99,40 @@ pub(crate) fn run_shared(e: &dyn Exec, y: &mut [f32], parts: usize, f: &(dyn Fn(
         }
     });
 }
+
+/// `len` items from `start` in the fewest pieces of at most `max`, sized
+/// within one of each other: 49 rows in tiles of 6 are 6,6,6,6,5,5,5,5,5,
+/// not eight 6s and a 1 whose tile runs at a fraction of the speed (and for
+/// row blocks, a last block of 1 row would stream every weight again).
+pub(crate) fn even(start: usize, len: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
+    let pieces = len.div_ceil(max.max(1));
+    (0..pieces).map(move |i| {
+        let (a, b) = (i * len / pieces, (i + 1) * len / pieces);
+        (start + a, b - a)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::even;
+
+    #[test]
+    fn even_pieces_cover_the_range_in_near_equal_sizes() {
+        for len in 0..200 {
+            for max in 1..14 {
+                let pieces: Vec<_> = even(7, len, max).collect();
+                assert_eq!(pieces.len(), len.div_ceil(max));
+                let mut next = 7;
+                for &(at, n) in &pieces {
+                    assert_eq!(at, next);
+                    assert!(n >= 1 && n <= max, "{len} by {max}: {pieces:?}");
+                    next += n;
+                }
+                assert_eq!(next, 7 + len);
+                let sizes = pieces.iter().map(|p| p.1);
+                assert!(sizes.clone().max().unwrap_or(0) - sizes.min().unwrap_or(0) <= 1);
+            }
+        }
+        assert_eq!(even(0, 49, 6).map(|p| p.1).collect::<Vec<_>>(), [5, 5, 6, 5, 6, 5, 6, 5, 6]);
+    }
+}

@@ -1,7 +1,8 @@
 //! Measuring the FMA peak of one core.
 
+use super::Isa;
+use super::isa::{F32Kernels, Int8Kernels};
 use super::simd::Simd;
-use super::{Isa, isa::Kind};
 
 /// 12 independent accumulator chains: enough to cover the FMA latency on
 /// every current x86 core.
@@ -59,11 +60,11 @@ unsafe fn best_time<T>(f: unsafe fn(usize) -> T) -> f64 {
 }
 
 pub(super) fn measure(isa: Isa) -> f64 {
-    let (lanes, f): (usize, unsafe fn(usize) -> f32) = match isa.0 {
+    let (lanes, f): (usize, unsafe fn(usize) -> f32) = match isa.f32().kernels {
         #[cfg(target_arch = "x86_64")]
-        Kind::Avx2 => (8, avx2),
+        F32Kernels::Avx2 => (8, avx2),
         #[cfg(target_arch = "x86_64")]
-        Kind::Avx512 => (16, avx512),
+        F32Kernels::Avx512 => (16, avx512),
         // SAFETY: the portable kernels need no instructions beyond the baseline.
         _ => (8, |n| unsafe { chains::<super::simd::Portable>(n) }),
     };
@@ -117,13 +118,12 @@ unsafe fn madd_pairs(iters: usize) -> i32 {
 /// the int8 kernels of `isa` are built on (VNNI: `vpdpbusd`; AVX2:
 /// `vpmaddwd` + `vpaddd`), register-resident, measured like [`measure`];
 /// `None` for the portable kernels.
-pub(super) fn measure_int8(isa: super::q8::QIsa) -> Option<f64> {
-    use super::q8::isa::Kind;
-    let (macs, f): (usize, unsafe fn(usize) -> i32) = match isa.0 {
+pub(super) fn measure_int8(isa: Isa) -> Option<f64> {
+    let (macs, f): (usize, unsafe fn(usize) -> i32) = match isa.int8().kernels {
         #[cfg(target_arch = "x86_64")]
-        Kind::Avx512Vnni => (64, vnni),
+        Int8Kernels::Avx512Vnni => (64, vnni),
         #[cfg(target_arch = "x86_64")]
-        Kind::Avx2 => (16, madd_pairs),
+        Int8Kernels::Avx2 => (16, madd_pairs),
         _ => return None,
     };
     // SAFETY: holding `isa` proves its instructions exist.

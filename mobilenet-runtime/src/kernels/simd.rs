@@ -10,7 +10,7 @@
 #![allow(clippy::missing_safety_doc)] // the trait's `# Safety` covers every method
 
 use super::Act;
-use super::isa::Kind;
+use super::isa::{F32_AVX2, F32_AVX512, F32_PORTABLE, F32Config};
 
 /// A vector of `LANES` floats.
 ///
@@ -22,14 +22,16 @@ use super::isa::Kind;
 /// `n` for the `_partial` ones, which must be valid for that access;
 /// `prefetch` and `prefetch_write` take any address.
 pub(crate) trait Simd: Copy {
-    const LANES: usize;
+    /// The kernel family's row of the instruction-set table.
+    const CONFIG: F32Config;
+    const LANES: usize = Self::CONFIG.packing.lanes();
     /// Rows of the GEMM micro-kernel (it computes `MR x PANEL` outputs).
-    const MR: usize;
+    const MR: usize = Self::CONFIG.gemm_rows;
     /// Rows of the micro-kernel where inputs are read through offsets
-    /// (`Config::offset_rows`, at most `MR`).
-    const MR_OFFSET: usize;
+    /// (`F32Config::offset_rows`, at most `MR`).
+    const MR_OFFSET: usize = Self::CONFIG.offset_rows;
     /// Columns of a packed GEMM weight panel.
-    const PANEL: usize;
+    const PANEL: usize = Self::CONFIG.packing.panel();
 
     unsafe fn splat(v: f32) -> Self;
     /// Loads `LANES` floats.
@@ -153,10 +155,7 @@ impl Portable {
 }
 
 impl Simd for Portable {
-    const LANES: usize = Kind::Portable.config().packing.lanes();
-    const MR: usize = Kind::Portable.config().gemm_rows;
-    const MR_OFFSET: usize = Kind::Portable.config().offset_rows;
-    const PANEL: usize = Kind::Portable.config().packing.panel();
+    const CONFIG: F32Config = F32_PORTABLE;
 
     #[inline(always)]
     unsafe fn splat(v: f32) -> Self {
@@ -221,25 +220,15 @@ pub(crate) use x86::{Avx2, Avx512};
 mod x86 {
     use core::arch::x86_64::*;
 
-    use super::{Kind, Simd};
+    use super::{F32_AVX2, F32_AVX512, F32Config, Simd};
+    use crate::kernels::x86::{mask8, mask16};
 
     /// AVX2 + FMA: eight floats in a `ymm` register.
     #[derive(Clone, Copy)]
     pub(crate) struct Avx2(__m256);
 
-    /// `_mm256_maskload_ps` masks: the first `n` lanes set.
-    #[inline(always)]
-    unsafe fn mask8(n: usize) -> __m256i {
-        const ONES: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
-        // SAFETY: `n <= 8`, so the 8 lanes read from `ONES[8 - n..]` lie within the 16-element array.
-        unsafe { _mm256_loadu_si256(ONES.as_ptr().add(8 - n) as *const __m256i) }
-    }
-
     impl Simd for Avx2 {
-        const LANES: usize = Kind::Avx2.config().packing.lanes();
-        const MR: usize = Kind::Avx2.config().gemm_rows;
-        const MR_OFFSET: usize = Kind::Avx2.config().offset_rows;
-        const PANEL: usize = Kind::Avx2.config().packing.panel();
+        const CONFIG: F32Config = F32_AVX2;
 
         #[inline(always)]
         unsafe fn splat(v: f32) -> Self {
@@ -297,16 +286,8 @@ mod x86 {
     #[derive(Clone, Copy)]
     pub(crate) struct Avx512(__m512);
 
-    #[inline(always)]
-    fn mask16(n: usize) -> __mmask16 {
-        ((1u32 << n) - 1) as __mmask16
-    }
-
     impl Simd for Avx512 {
-        const LANES: usize = Kind::Avx512.config().packing.lanes();
-        const MR: usize = Kind::Avx512.config().gemm_rows;
-        const MR_OFFSET: usize = Kind::Avx512.config().offset_rows;
-        const PANEL: usize = Kind::Avx512.config().packing.panel();
+        const CONFIG: F32Config = F32_AVX512;
 
         #[inline(always)]
         unsafe fn splat(v: f32) -> Self {

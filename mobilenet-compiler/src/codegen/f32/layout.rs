@@ -9,6 +9,7 @@ use quote::quote;
 use mobilenet_layout::pack;
 use mobilenet_layout::prepare::{BnTensors, Pack, Span, Step};
 
+use crate::codegen::arena::lit;
 use crate::ir::{BatchNorm, Conv, ConvKind, Graph, Layout as FileLayout, Op, Param};
 
 /// Prepared weights start at multiples of this many floats (64 bytes).
@@ -16,7 +17,7 @@ use mobilenet_layout::ALIGN;
 
 /// A range of the weight buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Slot {
+pub(in crate::codegen) struct Slot {
     pub offset: usize,
     pub len: usize,
 }
@@ -35,7 +36,7 @@ impl Slot {
 
 /// The prepared weights of one node.
 #[derive(Debug, Clone, Default)]
-pub(super) struct NodeWeights {
+pub(in crate::codegen) struct NodeWeights {
     /// Packed kernel and bias (own bias and/or folded BatchNorm shift, or
     /// zeros) of each conv / dense layer of the node: one, or the stages of
     /// a fused block in order.
@@ -52,7 +53,7 @@ impl NodeWeights {
     }
 }
 
-pub(super) struct Layout {
+pub(in crate::codegen) struct Layout {
     /// Floats in the buffer.
     pub len: usize,
     /// Values in the Keras tensors (the parameter count).
@@ -248,9 +249,4 @@ fn weighted_layers(op: &Op) -> Vec<(&str, Pack, bool, Option<&BatchNorm>)> {
         )],
         _ => vec![],
     }
-}
-
-/// An unsuffixed integer literal (`12`, not `12usize`), for readable code.
-pub(super) fn lit(v: usize) -> proc_macro2::Literal {
-    proc_macro2::Literal::usize_unsuffixed(v)
 }

@@ -4,6 +4,13 @@
 
 use super::*;
 use crate::exec::{Exec, Pool, Serial};
+use crate::kernels::{Isa, PointwiseGeom, Precision};
+use mobilenet_layout::q8pack::{depthwise_packed_len, gemm_packed_len, im2col_kpad, pack_depthwise, pack_gemm};
+
+/// The instruction sets whose int8 kernels differ.
+fn isas() -> Vec<Isa> {
+    Isa::distinct(Precision::Int8)
+}
 
 /// A tiny xorshift generator.
 struct Rng(u64);
@@ -85,6 +92,8 @@ fn rq(acc: i32, mult: f32, zp: i32, lo: i32, hi: i32, res: Option<(u8, i32, f32)
 
 /// Owned parameters of a [`Requant`].
 struct Q {
+    x_zp: i32,
+    bias: Vec<i32>,
     mult: Vec<f32>,
     zp: i32,
     lo: i32,
@@ -93,7 +102,8 @@ struct Q {
 }
 
 impl Q {
-    fn random(r: &mut Rng, channels: usize, len: usize, residual: bool, variant: usize) -> Q {
+    fn random(r: &mut Rng, bias: &[i32], x_zp: i32, len: usize, residual: bool, variant: usize) -> Q {
+        let channels = bias.len();
         let zp = match variant % 4 {
             0 => 0,
             1 => 255,
@@ -109,11 +119,13 @@ impl Q {
             }
         };
         let res = residual.then(|| (bytes(r, len, Fill::Random), r.range(0, 255), 10f32.powf(-2.0 * r.unit())));
-        Q { mult: mults(r, channels), zp, lo, hi, res }
+        Q { x_zp, bias: bias.to_vec(), mult: mults(r, channels), zp, lo, hi, res }
     }
 
     fn requant(&self) -> Requant<'_> {
         Requant {
+            x_zp: self.x_zp,
+            bias: &self.bias,
             mult: &self.mult,
             zp: self.zp,
             lo: self.lo,
@@ -156,7 +168,7 @@ fn requant_scalar_is_the_contract() {
             1 => r.range(i32::MIN, i32::MAX),
             _ => r.range(-100_000, 100_000),
         };
-        let q = Q::random(&mut r, 1, 1, i % 2 == 0, i);
+        let q = Q::random(&mut r, &[0], 0, 1, i % 2 == 0, i);
         assert_eq!(
             requant_scalar(acc, q.mult[0], q.zp, q.lo, q.hi, q.res.as_ref().map(|(x, z, m)| (x[0], *z, *m))),
             q.apply(0, 0, acc),
@@ -188,7 +200,7 @@ fn pointwise_matches_definition() {
         (8, 160),
     ];
     let mut variant = 0;
-    for isa in QIsa::available() {
+    for isa in isas() {
         for &(k, n) in shapes {
             let mut pixel_counts: Vec<usize> = (1..=13).collect();
             if k * n <= 20_000 {
@@ -200,16 +212,16 @@ fn pointwise_matches_definition() {
                 let x = bytes(&mut r, pixels * k, fill);
                 let w = weights(&mut r, k * n, fill);
                 let bias: Vec<i32> = (0..n).map(|_| r.range(-50_000, 50_000)).collect();
-                let q = Q::random(&mut r, n, pixels * n, variant % 2 == 0, variant);
-                let mut packed = vec![0i8; gemm_packed_len(isa, k, n)];
-                pack_gemm(isa, &w, k, n, &mut packed);
+                let q = Q::random(&mut r, &bias, 0, pixels * n, variant % 2 == 0, variant);
+                let mut packed = vec![0i8; gemm_packed_len(isa.qlayout(), k, n)];
+                pack_gemm(isa.qlayout(), &w, k, n, &mut packed);
                 let acc = sums(pixels, k, n, &x, &w, &bias);
                 let want: Vec<u8> = (0..pixels * n).map(|i| q.apply(i, i % n, acc[i])).collect();
                 for e in &exec {
                     // Exactly sized input: a read past the last row would be caught.
                     let x = x.clone().into_boxed_slice();
                     let mut y = vec![0u8; pixels * n];
-                    pointwise(&**e, isa, pixels, k, n, &x, &packed, &bias, &q.requant(), &mut y);
+                    pointwise(&**e, isa, &PointwiseGeom::new(pixels, k, n), &x, &packed, &q.requant(), &mut y);
                     assert_eq!(y, want, "{isa} {pixels}x{k}->{n} {fill:?} threads {}", e.threads());
                 }
             }
@@ -220,18 +232,18 @@ fn pointwise_matches_definition() {
 #[test]
 fn pointwise_f32_matches_definition() {
     let mut r = Rng::new(3);
-    for isa in QIsa::available() {
+    for isa in isas() {
         for &(pixels, k, n) in &[(1, 1280, 1000), (1, 3, 10), (3, 27, 17), (5, 64, 24), (13, 1024, 8)] {
             let x = bytes(&mut r, pixels * k, Fill::Random);
             let w = weights(&mut r, k * n, Fill::Random);
             let bias: Vec<i32> = (0..n).map(|_| r.range(-50_000, 50_000)).collect();
             let scale = mults(&mut r, n);
-            let mut packed = vec![0i8; gemm_packed_len(isa, k, n)];
-            pack_gemm(isa, &w, k, n, &mut packed);
+            let mut packed = vec![0i8; gemm_packed_len(isa.qlayout(), k, n)];
+            pack_gemm(isa.qlayout(), &w, k, n, &mut packed);
             let acc = sums(pixels, k, n, &x, &w, &bias);
             let want: Vec<f32> = (0..pixels * n).map(|i| acc[i] as f32 * scale[i % n]).collect();
             let mut y = vec![0f32; pixels * n];
-            pointwise_f32(isa, pixels, k, n, &x, &packed, &bias, &scale, &mut y);
+            pointwise_f32(isa, &PointwiseGeom::new(pixels, k, n), &x, &packed, &bias, &scale, &mut y);
             assert_eq!(y, want, "{isa} {pixels}x{k}->{n}");
         }
     }
@@ -276,21 +288,21 @@ fn depthwise_sums(g: &ConvGeom, x: &[u8], zp: i32, w: &[i8], bias: &[i32]) -> Ve
 /// Random inputs, weights, bias and requantization (with a residual for odd
 /// `variant`s) for depthwise `g` with input zero point `zp`: the kernel of
 /// `isa` on every executor equals the definition.
-fn check_depthwise(exec: &[Box<dyn Exec>], r: &mut Rng, isa: QIsa, g: &ConvGeom, zp: i32, variant: usize) {
+fn check_depthwise(exec: &[Box<dyn Exec>], r: &mut Rng, isa: Isa, g: &ConvGeom, zp: i32, variant: usize) {
     let (c, taps) = (g.cin, g.kh * g.kw);
     let fill = [Fill::Random, Fill::Extreme, Fill::Max][variant % 3];
     let x = bytes(r, g.h * g.w * c, fill).into_boxed_slice();
     let w = weights(r, taps * c, fill);
     let bias: Vec<i32> = (0..c).map(|_| r.range(-20_000, 20_000)).collect();
     let len = g.oh * g.ow * c;
-    let q = Q::random(r, c, len, variant % 2 == 1, variant);
-    let mut packed = vec![0i32; depthwise_packed_len(isa, taps, c)];
-    pack_depthwise(isa, &w, taps, c, &mut packed);
+    let q = Q::random(r, &bias, zp, len, variant % 2 == 1, variant);
+    let mut packed = vec![0i32; depthwise_packed_len(isa.qlayout(), taps, c)];
+    pack_depthwise(isa.qlayout(), &w, taps, c, &mut packed);
     let acc = depthwise_sums(g, &x, zp, &w, &bias);
     let want: Vec<u8> = (0..len).map(|i| q.apply(i, i % c, acc[i])).collect();
     for e in exec {
         let mut y = vec![0u8; len];
-        depthwise(&**e, isa, g, &x, zp, &packed, &bias, &q.requant(), &mut y);
+        depthwise(&**e, isa, g, &x, &packed, &q.requant(), &mut y);
         assert_eq!(y, want, "{isa} {g:?} threads {}", e.threads());
     }
 }
@@ -309,7 +321,7 @@ fn depthwise_matches_definition() {
         ([2, 3], [1, 2]),
         ([7, 7], [2, 1]),
     ];
-    for isa in QIsa::available() {
+    for isa in isas() {
         // 6x37: rows wide enough for several groups of pixels with stride 2 and 5x5 kernels.
         for &(h, wd) in &[(1, 1), (2, 3), (7, 7), (14, 14), (5, 9), (6, 37)] {
             for &c in &[1, 8, 24, 96, 100, 17] {
@@ -341,18 +353,20 @@ fn depthwise_matches_definition() {
 #[test]
 fn stem_conv_by_im2col_and_pointwise() {
     let mut r = Rng::new(5);
-    for isa in QIsa::available() {
+    for isa in isas() {
         for &(h, wd, cin, n, k, s, pad) in &[
             (9, 9, 3, 32, 3, 2, [0, 1, 0, 1]),
             (8, 7, 3, 16, 3, 2, [1, 1, 1, 1]),
             (5, 5, 1, 8, 3, 1, [1, 1, 1, 1]),
             (6, 6, 2, 24, 5, 1, [2, 2, 2, 2]),
+            // A window longer than the im2col band: one pixel at a time.
+            (4, 3, 500, 8, 3, 1, [1, 1, 1, 1]),
         ] {
             let g = geom(h, wd, cin, [k, k], [s, s], pad).unwrap();
             let g = ConvGeom { cout: n, ..g };
             let kk = k * k * cin;
-            let kpad = im2col_kpad(isa, kk);
-            assert!(kpad >= kk);
+            let kpad = im2col_kpad(kk);
+            assert!(kpad >= kk && kpad.is_multiple_of(isa.qlayout().gemm_shape().1));
             let x = bytes(&mut r, h * wd * cin, Fill::Random);
             let zp = r.range(0, 255);
             let w = weights(&mut r, kk * n, Fill::Random);
@@ -362,14 +376,20 @@ fn stem_conv_by_im2col_and_pointwise() {
                 (0..n).map(|c| bias[c] - zp * (0..kk).map(|j| w[j * n + c] as i32).sum::<i32>()).collect();
             let mut wpad = vec![0i8; kpad * n];
             wpad[..kk * n].copy_from_slice(&w);
-            let mut packed = vec![0i8; gemm_packed_len(isa, kpad, n)];
-            pack_gemm(isa, &wpad, kpad, n, &mut packed);
+            let mut packed = vec![0i8; gemm_packed_len(isa.qlayout(), kpad, n)];
+            pack_gemm(isa.qlayout(), &wpad, kpad, n, &mut packed);
             let pixels = g.oh * g.ow;
             let mut cols = vec![0u8; pixels * kpad];
             im2col(&g, &x, zp as u8, kpad, &mut cols);
-            let q = Q::random(&mut r, n, pixels * n, false, 2);
+            let q = Q::random(&mut r, &folded, zp, pixels * n, false, 2);
             let mut y = vec![0u8; pixels * n];
-            pointwise(&Serial, isa, pixels, kpad, n, &cols, &packed, &folded, &q.requant(), &mut y);
+            pointwise(&Serial, isa, &PointwiseGeom::new(pixels, kpad, n), &cols, &packed, &q.requant(), &mut y);
+            // The stem kernel itself: the same bytes, on every thread count.
+            for e in execs() {
+                let mut again = vec![0u8; pixels * n];
+                conv2d(&*e, isa, &g, &x, &packed, &q.requant(), &mut again);
+                assert_eq!(again, y, "{isa} {g:?} conv2d on {} threads", e.threads());
+            }
             let mut want = vec![0u8; pixels * n];
             for oy in 0..g.oh {
                 for ox in 0..g.ow {
@@ -433,7 +453,7 @@ fn global_avg_pool_matches_definition() {
             let zp = r.range(0, 255);
             let mult = 10f32.powf(-3.0 * r.unit()) / pixels as f32;
             let mut y = vec![0u8; c];
-            global_avg_pool(pixels, c, &x, x_zp, mult, zp, &mut y);
+            global_avg_pool(pixels, c, &x, &PoolLayer { x_zp, mult, zp }, &mut y);
             let want: Vec<u8> = (0..c)
                 .map(|ch| {
                     let s: i32 = (0..pixels).map(|p| x[p * c + ch] as i32).sum();
@@ -480,19 +500,6 @@ fn quantize_matches_definition() {
     }
 }
 
-#[test]
-fn isa_names_round_trip() {
-    let all = QIsa::available();
-    assert_eq!(all[0], QIsa::portable());
-    assert_eq!(QIsa::detect(), *all.last().unwrap());
-    assert_eq!(QIsa::best(), QIsa::detect());
-    for isa in all {
-        assert_eq!(QIsa::by_name(isa.name()), Some(isa));
-        assert_eq!(format!("{isa}"), isa.name());
-    }
-    assert_eq!(QIsa::by_name("avx512"), None);
-}
-
 /// The 3x3 paths over many channels: AVX-512 VNNI's whole blocks of 64
 /// (and its 16-channel tail), several blocks, more than its 1024 channels
 /// of permuted bias at a time; AVX2's blocks of 8 in several spans of
@@ -505,7 +512,7 @@ fn depthwise_3x3_blocks_of_64() {
     let exec = execs();
     let mut r = Rng::new(9);
     let mut variant = 0;
-    for isa in QIsa::available() {
+    for isa in isas() {
         for &(h, wd) in &[(1, 1), (2, 3), (7, 7), (6, 37)] {
             for &c in &[64, 128, 144, 192, 1088] {
                 for s in [[1, 1], [2, 2], [1, 2], [2, 1], [3, 3]] {

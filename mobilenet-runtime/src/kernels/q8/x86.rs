@@ -1,4 +1,5 @@
-//! Loads of up to 8 lanes shared by the AVX2 int8 kernels.
+//! AVX2 helpers shared by the int8 GEMM and depthwise kernels: loads and
+//! stores of up to 8 lanes, and the vector requantizer.
 //!
 //! A partial vector (the last block of channels) cannot be read with a
 //! plain vector load without reading past the slice. The 32-bit lanes use
@@ -11,25 +12,14 @@
 
 use core::arch::x86_64::*;
 
-/// `vpmaskmov` masks for the first `n` of 8 lanes, at `MASKS[8 - n..]`.
-static MASKS: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
-
-/// The mask of the first `n` (`n <= 8`) lanes.
-///
-/// # Safety
-/// The CPU has AVX2.
-#[inline(always)]
-unsafe fn mask(n: usize) -> __m256i {
-    // SAFETY: `8 - min(n, 8) + 8 <= 16` values of `MASKS`.
-    unsafe { _mm256_loadu_si256(MASKS.as_ptr().add(8 - n.min(8)).cast()) }
-}
+use crate::kernels::x86::mask8 as mask;
 
 /// `n` (`1..=8`) i32 from `p`, the other lanes zero.
 ///
 /// # Safety
 /// `p` is valid for reads of `min(n, 8)` values; the CPU has AVX2.
 #[inline(always)]
-pub(super) unsafe fn load_i32(p: *const i32, n: usize) -> __m256i {
+pub(in crate::kernels::q8) unsafe fn load_i32(p: *const i32, n: usize) -> __m256i {
     // SAFETY: the caller's contract; masked-off lanes are not read.
     unsafe { if n >= 8 { _mm256_loadu_si256(p.cast()) } else { _mm256_maskload_epi32(p, mask(n)) } }
 }
@@ -39,7 +29,7 @@ pub(super) unsafe fn load_i32(p: *const i32, n: usize) -> __m256i {
 /// # Safety
 /// As [`load_i32`].
 #[inline(always)]
-pub(super) unsafe fn load_f32(p: *const f32, n: usize) -> __m256 {
+pub(in crate::kernels::q8) unsafe fn load_f32(p: *const f32, n: usize) -> __m256 {
     // SAFETY: the caller's contract; masked-off lanes are not read.
     unsafe { if n >= 8 { _mm256_loadu_ps(p) } else { _mm256_maskload_ps(p, mask(n)) } }
 }
@@ -49,7 +39,7 @@ pub(super) unsafe fn load_f32(p: *const f32, n: usize) -> __m256 {
 /// # Safety
 /// `p` is valid for reads of `min(n, 8)` bytes; the CPU has AVX2.
 #[inline(always)]
-pub(super) unsafe fn load_u8(p: *const u8, n: usize) -> __m128i {
+pub(in crate::kernels::q8) unsafe fn load_u8(p: *const u8, n: usize) -> __m128i {
     // SAFETY: the caller's contract: 8 bytes, or `n` copied one by one.
     unsafe {
         if n >= 8 {
@@ -67,7 +57,7 @@ pub(super) unsafe fn load_u8(p: *const u8, n: usize) -> __m128i {
 /// # Safety
 /// `p` is valid for writes of `min(n, 8)` bytes; the CPU has AVX2.
 #[inline(always)]
-pub(super) unsafe fn store_u8(p: *mut u8, v: __m128i, n: usize) {
+pub(in crate::kernels::q8) unsafe fn store_u8(p: *mut u8, v: __m128i, n: usize) {
     // SAFETY: the caller's contract: 8 bytes, or `n` copied one by one.
     unsafe {
         if n >= 8 {
@@ -90,7 +80,7 @@ pub(super) unsafe fn store_u8(p: *mut u8, v: __m128i, n: usize) {
 /// is exact. Two vectors share the packing (one 16-byte store), which is
 /// why the kernels requantize in pairs where they can.
 #[derive(Clone, Copy)]
-pub(super) struct Requantizer {
+pub(in crate::kernels::q8) struct Requantizer {
     hi: __m256,
     zp: __m256i,
     lo8: __m128i,
@@ -109,7 +99,7 @@ impl Requantizer {
     /// # Safety
     /// The CPU has AVX2.
     #[inline(always)]
-    pub(super) unsafe fn new(zp: i32, lo: i32, hi: i32, rzp: i32, rmult: f32) -> Requantizer {
+    pub(in crate::kernels::q8) unsafe fn new(zp: i32, lo: i32, hi: i32, rzp: i32, rmult: f32) -> Requantizer {
         // SAFETY: the caller's contract; register-only instructions.
         unsafe {
             Requantizer {
@@ -130,7 +120,7 @@ impl Requantizer {
     /// # Safety
     /// The CPU has AVX2.
     #[inline(always)]
-    pub(super) unsafe fn scale(&self, acc: __m256i, mult: __m256, res: Option<__m128i>) -> __m256i {
+    pub(in crate::kernels::q8) unsafe fn scale(&self, acc: __m256i, mult: __m256, res: Option<__m128i>) -> __m256i {
         // SAFETY: the caller's contract; register-only instructions.
         unsafe {
             let mut f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), mult);
@@ -148,7 +138,7 @@ impl Requantizer {
     /// # Safety
     /// The CPU has AVX2.
     #[inline(always)]
-    pub(super) unsafe fn pack(&self, a: __m256i, b: __m256i) -> __m128i {
+    pub(in crate::kernels::q8) unsafe fn pack(&self, a: __m256i, b: __m256i) -> __m128i {
         // SAFETY: the caller's contract; register-only instructions.
         unsafe {
             let w = _mm256_adds_epi16(_mm256_packs_epi32(a, b), self.zp);
