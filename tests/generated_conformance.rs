@@ -8,7 +8,7 @@ use mobilenet_compiler::weights::Weights;
 use mobilenet_compiler::{interp, lower};
 use mobilenet_runtime::Network;
 use mobilenet_runtime::exec::{Exec, Pool};
-use mobilenet_runtime::kernels::Isa;
+use mobilenet_runtime::kernels::{Isa, Precision};
 use ndarray::{ArrayD, IxDyn};
 
 fn interpreter(fixture: &Fixture) -> Vec<f32> {
@@ -51,6 +51,7 @@ fn check<F: Network, U: Network, B: Network>(fixture: &Fixture, isa: Isa, fused:
         let framework = if fixture.is_torch() { "torchvision" } else { "Keras" };
         eprintln!("{what}: vs {framework} {rel:e}, vs interpreter {:e} (limit {limit:e})", diff / scale);
     }
+    common::ran(Precision::F32, isa);
 }
 
 /// How far (relative to the largest logit) generated code may be from the
@@ -78,7 +79,7 @@ macro_rules! small_fixture {
             mobilenet_macros::mobilenet!($spec, name = EveryBlock, fuse = every_block);
             let fixture = Fixture::open(&common::root().join("tests/data").join($dir));
             // Every instruction set this CPU has: the portable kernels always.
-            for isa in Isa::available() {
+            for isa in Isa::distinct(Precision::F32) {
                 let fused = Fused::load_with(fixture.weights(), isa).unwrap();
                 let unfused = Unfused::load_with(fixture.weights(), isa).unwrap();
                 let every = EveryBlock::load_with(fixture.weights(), isa).unwrap();
@@ -139,7 +140,7 @@ macro_rules! shared_fixture {
             mobilenet_macros::mobilenet!($spec, name = Unfused, fuse = false);
             let Some(fixtures) = $fixtures(stringify!($test)) else { return };
             let fixture = fixtures.into_iter().find(|f| f.name == $dir).expect("fixture present");
-            for isa in Isa::available() {
+            for isa in Isa::distinct(Precision::F32) {
                 let fused = Fused::load_with(fixture.weights(), isa).unwrap();
                 let unfused = Unfused::load_with(fixture.weights(), isa).unwrap();
                 // The full-size networks fuse their large blocks already.

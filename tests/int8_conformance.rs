@@ -87,6 +87,7 @@ macro_rules! int8_fixture {
                     }
                     assert_eq!(again, expected, "{} {isa} on {threads} threads", fixture.name);
                 }
+                common::ran(Precision::Int8, isa);
                 eprintln!(
                     "{} {isa}: {per_image} u8 tensors and {} logits per image equal the reference on 1-3 threads",
                     fixture.name,

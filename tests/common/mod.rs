@@ -96,6 +96,25 @@ impl Fixture {
     }
 }
 
+/// Records, for the instruction-set check `.ci/run` makes after the tests
+/// (`tests/instruction_sets.rs`), that a conformance test compared a whole
+/// network run with `isa`'s `precision` kernels against its oracle: a file
+/// `<precision>-<kernel set>` in `$MOBILENET_ISA_COVERAGE`, when set.
+pub fn ran(precision: mobilenet_runtime::kernels::Precision, isa: mobilenet_runtime::kernels::Isa) {
+    if let Some(dir) = std::env::var_os("MOBILENET_ISA_COVERAGE") {
+        let name = format!("{}-{}", coverage_name(precision), isa.kernels(precision));
+        std::fs::write(Path::new(&dir).join(name), b"").expect("MOBILENET_ISA_COVERAGE is a writable directory");
+    }
+}
+
+/// `f32` or `int8`.
+pub fn coverage_name(precision: mobilenet_runtime::kernels::Precision) -> &'static str {
+    match precision {
+        mobilenet_runtime::kernels::Precision::F32 => "f32",
+        mobilenet_runtime::kernels::Precision::Int8 => "int8",
+    }
+}
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

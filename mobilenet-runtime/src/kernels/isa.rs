@@ -335,6 +335,13 @@ impl Isa {
         Kind::ALL.into_iter().map(|k| k.row().name)
     }
 
+    /// The kernel families of `precision` in the table, each once, whether
+    /// or not this CPU runs them.
+    pub fn all_kernels(precision: Precision) -> impl Iterator<Item = &'static str> {
+        let names = Kind::ALL.map(|k| Isa(k).kernels(precision));
+        names.into_iter().enumerate().filter(move |&(i, n)| !names[..i].contains(&n)).map(|(_, n)| n)
+    }
+
     pub const fn name(self) -> &'static str {
         self.0.row().name
     }
@@ -432,5 +439,7 @@ mod tests {
             assert_eq!(Isa::by_name(isa.name()), Some(*isa));
         }
         assert_eq!(Isa::by_name("no such"), None);
+        assert_eq!(Isa::all_kernels(Precision::F32).collect::<Vec<_>>(), ["portable", "avx2", "avx512"]);
+        assert_eq!(Isa::all_kernels(Precision::Int8).collect::<Vec<_>>(), ["portable", "avx2", "avx512vnni"]);
     }
 }
