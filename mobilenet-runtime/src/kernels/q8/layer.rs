@@ -3,7 +3,7 @@
 //! offset the compiler gave it, whether the blob was prepared at load time
 //! or compiled in. The int8 counterpart of the f32 networks' `&w[a..b]`.
 
-use mobilenet_layout::q8pack::{BLOB_ALIGN, PARAM_SLOTS, Record, slot};
+use mobilenet_layout::q8pack::{BLOB_ALIGN, PARAM_SLOTS, Record, depthwise_len, gemm_len, slot};
 
 use super::requant::{Requant, Residual};
 
@@ -35,6 +35,25 @@ fn params(blob: &[u8], at: usize) -> &[i32] {
 /// Checks that a record starts where records may.
 fn record(blob: &[u8], at: usize) {
     assert!(at.is_multiple_of(BLOB_ALIGN) && blob.as_ptr().align_offset(BLOB_ALIGN) == 0, "records are aligned");
+}
+
+/// A layer's record at `at` laid out as `r`: its `w_len` weights, its bias
+/// and multipliers for `n` outputs, and its scalars.
+struct Arrays<'a, W> {
+    w: &'a [W],
+    bias: &'a [i32],
+    mult: &'a [f32],
+    p: &'a [i32],
+}
+
+fn arrays<W: Plain>(blob: &[u8], at: usize, r: Record, w_len: usize, n: usize) -> Arrays<'_, W> {
+    record(blob, at);
+    Arrays {
+        w: view(blob, at + r.w, w_len),
+        bias: view(blob, at + r.bias, n),
+        mult: view(blob, at + r.mult, n),
+        p: params(blob, at),
+    }
 }
 
 /// A GEMM layer (pointwise, im2col'd or dense; the classifier too).
@@ -102,18 +121,8 @@ pub struct DepthwiseLayer<'a> {
 impl<'a> DepthwiseLayer<'a> {
     /// The layer of `taps` taps on `c` channels whose record starts at byte `at`.
     pub fn at(blob: &'a [u8], at: usize, taps: usize, c: usize) -> DepthwiseLayer<'a> {
-        record(blob, at);
-        let r = Record::depthwise(taps, c);
-        let p = params(blob, at);
-        DepthwiseLayer {
-            w: view(blob, at + r.w, mobilenet_layout::q8pack::depthwise_len(taps, c)),
-            bias: view(blob, at + r.bias, c),
-            mult: view(blob, at + r.mult, c),
-            x_zp: p[slot::X_ZP],
-            zp: p[slot::ZP],
-            lo: p[slot::LO],
-            hi: p[slot::HI],
-        }
+        let Arrays { w, bias, mult, p } = arrays(blob, at, Record::depthwise(taps, c), depthwise_len(taps, c), c);
+        DepthwiseLayer { w, bias, mult, x_zp: p[slot::X_ZP], zp: p[slot::ZP], lo: p[slot::LO], hi: p[slot::HI] }
     }
 
     /// The layer's epilogue.
