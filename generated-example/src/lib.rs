@@ -5,10 +5,12 @@
 //! `models/mobilenet_v2_imagenet` ([`TorchvisionMobileNetV2`]), also in int8
 //! ([`TorchvisionMobileNetV2Int8`], which loads its quantized-model file,
 //! and [`TorchvisionMobileNetV2Int8Embedded`], which has it compiled in;
-//! v1/v2 in [`int8`]).
+//! v1/v2 in [`int8`]). [`calibration`] makes the images that network is
+//! quantized on (`images/calibration`), [`preprocess`] a photo's input.
 
 use mobilenet_macros::mobilenet;
 
+pub mod calibration;
 pub mod preprocess;
 
 mobilenet!("../specs/tv_v2_1.0_224.yaml", name = TorchvisionMobileNetV2);

@@ -76,21 +76,10 @@ pub struct GemmLayer<'a> {
 impl<'a> GemmLayer<'a> {
     /// The layer of `kpad` inputs and `n` outputs whose record starts at byte `at`.
     pub fn at(blob: &'a [u8], at: usize, kpad: usize, n: usize) -> GemmLayer<'a> {
-        record(blob, at);
-        let r = Record::gemm(kpad, n);
-        let p = params(blob, at);
+        let Arrays { w, bias, mult, p } = arrays(blob, at, Record::gemm(kpad, n), gemm_len(kpad, n), n);
         let residual =
             (p[slot::HAS_RESIDUAL] != 0).then(|| (p[slot::RESIDUAL_ZP], f32::from_bits(p[slot::RESIDUAL_MULT] as u32)));
-        GemmLayer {
-            w: view(blob, at + r.w, mobilenet_layout::q8pack::gemm_len(kpad, n)),
-            bias: view(blob, at + r.bias, n),
-            mult: view(blob, at + r.mult, n),
-            x_zp: p[slot::X_ZP],
-            zp: p[slot::ZP],
-            lo: p[slot::LO],
-            hi: p[slot::HI],
-            residual,
-        }
+        GemmLayer { w, bias, mult, x_zp: p[slot::X_ZP], zp: p[slot::ZP], lo: p[slot::LO], hi: p[slot::HI], residual }
     }
 
     /// The layer's epilogue, adding `residual`.
