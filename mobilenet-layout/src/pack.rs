@@ -8,22 +8,49 @@
 /// A weight layout: the vector width the kernels of an instruction set
 /// read packed weights with. Weights packed once per layout serve every
 /// instruction set of that layout, so an embedded network carries one copy
-/// per layout, not per instruction set.
+/// per layout it may meet, not per instruction set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Packing {
-    /// 8-float vectors, 16-float GEMM panels: the portable and AVX2 kernels.
+    /// 4-float vectors, 8-float GEMM panels: the portable kernels off
+    /// x86-64, WebAssembly SIMD128 and NEON.
+    Quad,
+    /// 8-float vectors, 16-float GEMM panels: the portable kernels on
+    /// x86-64, and AVX2.
     Narrow,
     /// 16-float vectors, 32-float GEMM panels: the AVX-512 kernels.
     Wide,
 }
 
+/// The target architectures whose kernels read a weight layout: where
+/// generated code compiles that layout's weights in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Targets {
+    All,
+    /// These architectures (`target_arch` values) only.
+    Only(&'static [&'static str]),
+    /// Every architecture but these.
+    AllBut(&'static [&'static str]),
+}
+
+impl Targets {
+    /// Whether the kernels of `arch` (a `target_arch` value) read it.
+    pub fn includes(self, arch: &str) -> bool {
+        match self {
+            Targets::All => true,
+            Targets::Only(a) => a.contains(&arch),
+            Targets::AllBut(a) => !a.contains(&arch),
+        }
+    }
+}
+
 impl Packing {
     /// Every layout.
-    pub const ALL: [Packing; 2] = [Packing::Narrow, Packing::Wide];
+    pub const ALL: [Packing; 3] = [Packing::Quad, Packing::Narrow, Packing::Wide];
 
     /// Floats per vector.
     pub const fn lanes(self) -> usize {
         match self {
+            Packing::Quad => 4,
             Packing::Narrow => 8,
             Packing::Wide => 16,
         }
@@ -36,18 +63,19 @@ impl Packing {
 
     pub const fn name(self) -> &'static str {
         match self {
+            Packing::Quad => "quad",
             Packing::Narrow => "narrow",
             Packing::Wide => "wide",
         }
     }
 
-    /// The only target architecture whose kernels read this layout, if it
-    /// is not read everywhere (generated code compiles the weights of such
-    /// a layout in for that architecture alone).
-    pub const fn target_arch(self) -> Option<&'static str> {
+    /// The architectures whose kernels read this layout: x86-64's read 8
+    /// and 16 floats per vector, every other's 4 (their portable kernels
+    /// included, so that they need this one layout).
+    pub const fn targets(self) -> Targets {
         match self {
-            Packing::Narrow => None,
-            Packing::Wide => Some("x86_64"),
+            Packing::Quad => Targets::AllBut(&["x86_64"]),
+            Packing::Narrow | Packing::Wide => Targets::Only(&["x86_64"]),
         }
     }
 }

@@ -10,77 +10,69 @@
 //!
 //! GEMM weights (`[k][n]`, `k` inputs, `n` outputs):
 //!
-//! * [`QLayout::Portable`]: `[k][n]`, as given;
-//! * [`QLayout::Avx2`]: panels of 8 output channels, `[n / 8][k / 2][8][2]`:
+//! * [`QLayout::Pairs8`]: panels of 8 output channels, `[n / 8][k / 2][8][2]`:
 //!   a pair of inputs and 8 channels' weights for them are 16 bytes, which
-//!   the kernel widens to i16 for `vpmaddwd`;
-//! * [`QLayout::Avx512Vnni`]: panels of 16 channels, `[n / 16][k / 4][16][4]`:
+//!   the kernels widen to i16 for a multiply of pairs (`vpmaddwd`,
+//!   `i32x4.dot_i16x8_s`, `SMLAD`) or read as plain loops (portable);
+//! * [`QLayout::Quads16`]: panels of 16 channels, `[n / 16][k / 4][16][4]`:
 //!   four inputs (one broadcast dword) and a 64-byte vector of weights make
-//!   one `vpdpbusd`.
+//!   one `vpdpbusd` (or four `SDOT`s).
 //!
 //! `k` and `n` are padded with zero weights to whole groups and panels.
 //!
-//! Depthwise weights (`[taps][c]`) are `i32`:
-//!
-//! * portable: `[taps][c]`, the weights as given;
-//! * AVX2 / AVX-512 VNNI: blocks of `L` = 8 / 16 channels, `[c / L][taps +
-//!   1][L]`, each weight in the low 16 bits of its lane (high bits zero),
-//!   row `taps` holding each channel's sum of weights (the vector kernels
-//!   fold the input's zero point into the bias with it); then, for 3x3
-//!   kernels, a second copy in the order the 3x3 kernels read
-//!   ([`depthwise_packed_len`]).
+//! Depthwise weights (`[taps][c]`) are `i32`, in blocks of `L` = 8 / 16
+//! channels, `[c / L][taps + 1][L]`, each weight in the low 16 bits of its
+//! lane (high bits zero), row `taps` holding each channel's sum of weights
+//! (the vector kernels fold the input's zero point into the bias with it);
+//! then, for 3x3 kernels, a second copy in the order the x86 3x3 kernels
+//! read ([`depthwise_packed_len`]).
 
 /// A weight layout of the int8 kernels. Unlike an instruction set, any
 /// layout can be named on any machine: a build packs compiled-in weights
 /// for every instruction set its binary may meet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QLayout {
-    /// Plain layouts: the portable kernels.
-    Portable,
-    /// Panels of 8 channels by pairs of inputs: the AVX2 kernels.
-    Avx2,
-    /// Panels of 16 channels by quads of inputs: the AVX-512 VNNI kernels.
-    Avx512Vnni,
+    /// Panels of 8 channels by pairs of inputs, depthwise blocks of 8: the
+    /// portable kernels, AVX2, WebAssembly SIMD128, NEON without the dot
+    /// product, Cortex-M DSP.
+    Pairs8,
+    /// Panels of 16 channels by quads of inputs, depthwise blocks of 16:
+    /// AVX-512 VNNI and NEON's dot product.
+    Quads16,
 }
 
 impl QLayout {
     /// Every layout.
-    pub const ALL: [QLayout; 3] = [QLayout::Portable, QLayout::Avx2, QLayout::Avx512Vnni];
+    pub const ALL: [QLayout; 2] = [QLayout::Pairs8, QLayout::Quads16];
 
-    /// The name of the kernels that read it.
     pub const fn name(self) -> &'static str {
         match self {
-            QLayout::Portable => "portable",
-            QLayout::Avx2 => "avx2",
-            QLayout::Avx512Vnni => "avx512vnni",
+            QLayout::Pairs8 => "pairs8",
+            QLayout::Quads16 => "quads16",
         }
     }
 
-    /// The only target architecture whose kernels read this layout, if it
-    /// is not read everywhere (generated code compiles the weights of such
-    /// a layout in for that architecture alone).
-    pub const fn target_arch(self) -> Option<&'static str> {
+    /// The architectures whose kernels read this layout.
+    pub const fn targets(self) -> crate::pack::Targets {
         match self {
-            QLayout::Portable => None,
-            QLayout::Avx2 | QLayout::Avx512Vnni => Some("x86_64"),
+            QLayout::Pairs8 => crate::pack::Targets::All,
+            QLayout::Quads16 => crate::pack::Targets::Only(&["x86_64", "aarch64"]),
         }
     }
 
-    /// Output channels per GEMM panel and inputs per group (1, 1: not packed).
+    /// Output channels per GEMM panel and inputs per group.
     pub const fn gemm_shape(self) -> (usize, usize) {
         match self {
-            QLayout::Portable => (1, 1),
-            QLayout::Avx2 => (8, 2),
-            QLayout::Avx512Vnni => (16, 4),
+            QLayout::Pairs8 => (8, 2),
+            QLayout::Quads16 => (16, 4),
         }
     }
 
-    /// Channels per block of packed depthwise weights (1: not blocked).
+    /// Channels per block of packed depthwise weights.
     pub const fn depthwise_lanes(self) -> usize {
         match self {
-            QLayout::Portable => 1,
-            QLayout::Avx2 => 8,
-            QLayout::Avx512Vnni => 16,
+            QLayout::Pairs8 => 8,
+            QLayout::Quads16 => 16,
         }
     }
 }
@@ -140,9 +132,6 @@ pub fn pack_gemm(layout: QLayout, w: &[i8], k: usize, n: usize, out: &mut [i8]) 
     let (panel, group) = layout.gemm_shape();
     let kp = k.next_multiple_of(group);
     let out = &mut out[..len];
-    if layout == QLayout::Portable {
-        return out.copy_from_slice(&w[..len]);
-    }
     out.fill(0);
     for j in 0..k {
         for c in 0..n {
@@ -155,10 +144,14 @@ pub fn pack_gemm(layout: QLayout, w: &[i8], k: usize, n: usize, out: &mut [i8]) 
 
 /// `i32`s of depthwise weights for `taps` taps of `c` channels packed for `layout`.
 pub const fn depthwise_packed_len(layout: QLayout, taps: usize, c: usize) -> usize {
-    match layout.depthwise_lanes() {
-        1 => taps * c,
-        l => c.next_multiple_of(l) * (taps + 1) + tap_packed_len(layout, taps, c),
-    }
+    c.next_multiple_of(layout.depthwise_lanes()) * (taps + 1) + tap_packed_len(layout, taps, c)
+}
+
+/// Where depthwise weight `(t, ch)` and channel `ch`'s sum of weights sit
+/// in weights packed for `layout` (`taps` taps).
+pub const fn depthwise_index(layout: QLayout, taps: usize, t: usize, ch: usize) -> usize {
+    let l = layout.depthwise_lanes();
+    (ch / l * (taps + 1) + t) * l + ch % l
 }
 
 /// `i32`s of depthwise weights for `taps` taps of `c` channels in any layout.
@@ -190,8 +183,8 @@ pub const fn depthwise_len(taps: usize, c: usize) -> usize {
 ///   column whose rows 0 and 1 are interleaved the same way.
 pub const fn tap_packed_len(layout: QLayout, taps: usize, c: usize) -> usize {
     match (layout, taps) {
-        (QLayout::Avx512Vnni, 9) => c.div_ceil(64) * 192,
-        (QLayout::Avx2, 9) => c / 8 * 48,
+        (QLayout::Quads16, 9) => c.div_ceil(64) * 192,
+        (QLayout::Pairs8, 9) => c / 8 * 48,
         _ => 0,
     }
 }
@@ -206,26 +199,19 @@ pub fn pack_depthwise(layout: QLayout, w: &[i8], taps: usize, c: usize, out: &mu
     assert!(w.len() >= taps * c && out.len() >= len, "slices too short");
     let out = &mut out[..len];
     let l = layout.depthwise_lanes();
-    if l == 1 {
-        for (o, &v) in out.iter_mut().zip(w) {
-            *o = v as i32;
-        }
-        return;
-    }
     out.fill(0);
     for t in 0..taps {
         for ch in 0..c {
-            let (b, lane) = (ch / l, ch % l);
             let v = w[t * c + ch];
-            out[(b * (taps + 1) + t) * l + lane] = v as i16 as u16 as i32;
-            out[(b * (taps + 1) + taps) * l + lane] += v as i32;
+            out[depthwise_index(layout, taps, t, ch)] = v as i16 as u16 as i32;
+            out[depthwise_index(layout, taps, taps, ch)] += v as i32;
         }
     }
     let base = c.next_multiple_of(l) * (taps + 1);
     let tap = |ky: usize, kx: usize, ch: usize| w[(ky * 3 + kx) * c + ch];
     let copy = &mut out[base..];
     match layout {
-        QLayout::Avx2 => {
+        QLayout::Pairs8 => {
             for blk in 0..tap_packed_len(layout, taps, c) / 48 {
                 for kx in 0..3 {
                     for lane in 0..8 {
@@ -237,7 +223,7 @@ pub fn pack_depthwise(layout: QLayout, w: &[i8], taps: usize, c: usize, out: &mu
                 }
             }
         }
-        QLayout::Avx512Vnni => {
+        QLayout::Quads16 => {
             for blk in 0..tap_packed_len(layout, taps, c) / 192 {
                 for kx in 0..3 {
                     for j in 0..4 {
@@ -250,7 +236,6 @@ pub fn pack_depthwise(layout: QLayout, w: &[i8], taps: usize, c: usize, out: &mu
                 }
             }
         }
-        QLayout::Portable => {}
     }
 }
 
@@ -372,10 +357,7 @@ mod tests {
             pack_gemm(l, &w, k, n, &mut out);
             for j in 0..kp {
                 for c in 0..n.next_multiple_of(panel) {
-                    let at = match l {
-                        QLayout::Portable => j * n + c,
-                        _ => ((c / panel * kp / group + j / group) * panel + c % panel) * group + j % group,
-                    };
+                    let at = ((c / panel * kp / group + j / group) * panel + c % panel) * group + j % group;
                     let want = if j < k && c < n { w[j * n + c] } else { 0 };
                     assert_eq!(out[at], want, "{l:?} j {j} c {c}");
                 }

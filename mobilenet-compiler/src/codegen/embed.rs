@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use mobilenet_layout::pack::Packing;
+use mobilenet_layout::pack::{Packing, Targets};
 use mobilenet_layout::q8pack::QLayout;
 
 /// A weight layout of either precision.
@@ -28,22 +28,31 @@ impl BlobLayout {
         }
     }
 
-    /// The only architecture whose kernels read it, if any.
-    pub fn target_arch(self) -> Option<&'static str> {
+    /// The architectures whose kernels read it.
+    pub fn targets(self) -> Targets {
         match self {
-            BlobLayout::F32(p) => p.target_arch(),
-            BlobLayout::Int8(l) => l.target_arch(),
+            BlobLayout::F32(p) => p.targets(),
+            BlobLayout::Int8(l) => l.targets(),
+        }
+    }
+
+    /// `#[cfg(..)]` of the targets whose kernels read it (none: all).
+    pub(super) fn cfg(self) -> Option<TokenStream> {
+        match self.targets() {
+            Targets::All => None,
+            Targets::Only(archs) => Some(quote!(#[cfg(any(#(target_arch = #archs),*))])),
+            Targets::AllBut(archs) => Some(quote!(#[cfg(not(any(#(target_arch = #archs),*)))])),
         }
     }
 
     /// The layout's value in generated code (a `match` arm's pattern).
     pub(super) fn tokens(self, rt: &TokenStream) -> TokenStream {
         match self {
+            BlobLayout::F32(Packing::Quad) => quote!(#rt::kernels::Packing::Quad),
             BlobLayout::F32(Packing::Narrow) => quote!(#rt::kernels::Packing::Narrow),
             BlobLayout::F32(Packing::Wide) => quote!(#rt::kernels::Packing::Wide),
-            BlobLayout::Int8(QLayout::Portable) => quote!(#rt::kernels::QLayout::Portable),
-            BlobLayout::Int8(QLayout::Avx2) => quote!(#rt::kernels::QLayout::Avx2),
-            BlobLayout::Int8(QLayout::Avx512Vnni) => quote!(#rt::kernels::QLayout::Avx512Vnni),
+            BlobLayout::Int8(QLayout::Pairs8) => quote!(#rt::kernels::QLayout::Pairs8),
+            BlobLayout::Int8(QLayout::Quads16) => quote!(#rt::kernels::QLayout::Quads16),
         }
     }
 }

@@ -194,7 +194,7 @@ fn embedded(p: &Program, name: &Ident, k: &Kinds, blobs: &[super::embed::Blob], 
     let arms = blobs.iter().map(|b| {
         let (path, len) = (b.path.display().to_string(), lit(b.bytes));
         let variant = b.layout.tokens(rt);
-        let cfg = b.layout.target_arch().map(|arch| quote!(#[cfg(target_arch = #arch)]));
+        let cfg = b.layout.cfg();
         quote! {
             #cfg
             #variant => {

@@ -38,6 +38,9 @@ pub(crate) enum Kind {
     Avx512,
     /// x86-64 AVX-512 F/BW/VL with VNNI: f32 as AVX-512, int8 `vpdpbusd`.
     Avx512Vnni,
+    /// WebAssembly SIMD128 (a build with `-C target-feature=+simd128`):
+    /// 4-float vectors, int8 `i32x4.dot_i16x8_s`.
+    Simd128,
 }
 
 /// The two precisions kernels exist for.
@@ -61,6 +64,7 @@ pub(crate) enum F32Kernels {
     Portable,
     Avx2,
     Avx512,
+    Simd128,
 }
 
 /// The int8 kernel families (one micro-kernel impl each).
@@ -69,6 +73,7 @@ pub(crate) enum Int8Kernels {
     Portable,
     Avx2,
     Avx512Vnni,
+    Simd128,
 }
 
 /// What the f32 kernels of a family are built with. Every size that must
@@ -171,6 +176,7 @@ pub(crate) struct Cache {
     pub q8_l2_rows: usize,
     /// int8 3x3 depthwise: input columns (3 rows of every channel) kept in L1
     /// while every block of channels passes over them.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub q8_dw_l1_span: usize,
 }
 
@@ -185,10 +191,13 @@ const DESKTOP: Cache = Cache {
     q8_dw_l1_span: 16 * 1024,
 };
 
+/// The portable kernels read the layout of the target's vector kernels:
+/// 8-float vectors on x86-64 (AVX2's), 4 elsewhere (SIMD128's, NEON's), so
+/// that a target compiles in one float layout for both.
 pub(crate) const F32_PORTABLE: F32Config = F32Config {
     kernels: F32Kernels::Portable,
     name: "portable",
-    packing: Packing::Narrow,
+    packing: if cfg!(target_arch = "x86_64") { Packing::Narrow } else { Packing::Quad },
     gemm_rows: 4,
     offset_rows: 4,
     dw_slices: false,
@@ -213,24 +222,36 @@ pub(crate) const F32_AVX512: F32Config = F32Config {
     cache: DESKTOP,
 };
 
+/// 16 registers on an x86 host (the engine's), 32 on an ARM one: a tile of
+/// 6 rows by 2 vectors is 12 accumulators, 2 weight vectors, 1 broadcast.
+pub(crate) const F32_SIMD128: F32Config = F32Config {
+    kernels: F32Kernels::Simd128,
+    name: "simd128",
+    packing: Packing::Quad,
+    gemm_rows: 6,
+    offset_rows: 6,
+    dw_slices: false,
+    cache: DESKTOP,
+};
+
 pub(crate) const INT8_PORTABLE: Int8Config = Int8Config {
     kernels: Int8Kernels::Portable,
     name: "portable",
-    layout: QLayout::Portable,
+    layout: QLayout::Pairs8,
     gemm_rows: [1, 0, 0, 0],
     cache: DESKTOP,
 };
 pub(crate) const INT8_AVX2: Int8Config = Int8Config {
     kernels: Int8Kernels::Avx2,
     name: "avx2",
-    layout: QLayout::Avx2,
+    layout: QLayout::Pairs8,
     gemm_rows: [12, 6, 0, 0],
     cache: DESKTOP,
 };
 pub(crate) const INT8_VNNI: Int8Config = Int8Config {
     kernels: Int8Kernels::Avx512Vnni,
     name: "avx512vnni",
-    layout: QLayout::Avx512Vnni,
+    layout: QLayout::Quads16,
     gemm_rows: [12, 12, 8, 6],
     cache: DESKTOP,
 };
@@ -249,9 +270,18 @@ macro_rules! x86 {
     }};
 }
 
+pub(crate) const INT8_SIMD128: Int8Config = Int8Config {
+    kernels: Int8Kernels::Simd128,
+    name: "simd128",
+    layout: QLayout::Pairs8,
+    gemm_rows: [6, 3, 0, 0],
+    cache: DESKTOP,
+};
+
 impl Kind {
-    /// Every instruction set, slowest first.
-    pub(crate) const ALL: [Kind; 4] = [Kind::Portable, Kind::Avx2, Kind::Avx512, Kind::Avx512Vnni];
+    /// Every instruction set, slowest first (per architecture: only one
+    /// architecture's rows ever run).
+    pub(crate) const ALL: [Kind; 5] = [Kind::Portable, Kind::Avx2, Kind::Avx512, Kind::Avx512Vnni, Kind::Simd128];
 
     /// The table.
     pub(crate) const fn row(self) -> Row {
@@ -260,6 +290,7 @@ impl Kind {
             Kind::Avx2 => Row { name: "avx2", f32: F32_AVX2, int8: INT8_AVX2 },
             Kind::Avx512 => Row { name: "avx512", f32: F32_AVX512, int8: INT8_AVX2 },
             Kind::Avx512Vnni => Row { name: "avx512vnni", f32: F32_AVX512, int8: INT8_VNNI },
+            Kind::Simd128 => Row { name: "simd128", f32: F32_SIMD128, int8: INT8_SIMD128 },
         }
     }
 
@@ -272,6 +303,9 @@ impl Kind {
             Kind::Avx2 => x86!("avx2", "fma"),
             Kind::Avx512 => x86!("avx512f", "avx2", "fma"),
             Kind::Avx512Vnni => x86!("avx512f", "avx512bw", "avx512vl", "avx512vnni", "avx2", "fma"),
+            // WebAssembly has no run-time detection: a module with SIMD
+            // instructions does not load where they are missing.
+            Kind::Simd128 => cfg!(all(target_arch = "wasm32", target_feature = "simd128")),
         }
     }
 }
@@ -428,10 +462,21 @@ mod tests {
         }
     }
 
+    /// Every row this target can run reads weight layouts this target's
+    /// generated code compiles in.
+    #[test]
+    fn the_rows_of_this_target_read_its_layouts() {
+        let arch = std::env::consts::ARCH;
+        for isa in Isa::available() {
+            assert!(isa.packing().targets().includes(arch), "{isa}: {:?} on {arch}", isa.packing());
+            assert!(isa.qlayout().targets().includes(arch), "{isa}: {:?} on {arch}", isa.qlayout());
+        }
+    }
+
     #[test]
     fn the_table_names_every_row_once_and_detection_keeps_its_order() {
         let names: Vec<_> = Isa::names().collect();
-        assert_eq!(names, ["portable", "avx2", "avx512", "avx512vnni"]);
+        assert_eq!(names, ["portable", "avx2", "avx512", "avx512vnni", "simd128"]);
         let available = Isa::available();
         assert_eq!(available[0], Isa::portable());
         assert_eq!(*available.last().unwrap(), Isa::best());
@@ -439,7 +484,10 @@ mod tests {
             assert_eq!(Isa::by_name(isa.name()), Some(*isa));
         }
         assert_eq!(Isa::by_name("no such"), None);
-        assert_eq!(Isa::all_kernels(Precision::F32).collect::<Vec<_>>(), ["portable", "avx2", "avx512"]);
-        assert_eq!(Isa::all_kernels(Precision::Int8).collect::<Vec<_>>(), ["portable", "avx2", "avx512vnni"]);
+        assert_eq!(Isa::all_kernels(Precision::F32).collect::<Vec<_>>(), ["portable", "avx2", "avx512", "simd128"]);
+        assert_eq!(
+            Isa::all_kernels(Precision::Int8).collect::<Vec<_>>(),
+            ["portable", "avx2", "avx512vnni", "simd128"]
+        );
     }
 }

@@ -66,7 +66,7 @@ pub(super) fn measure(isa: Isa) -> f64 {
         #[cfg(target_arch = "x86_64")]
         F32Kernels::Avx512 => (16, avx512),
         // SAFETY: the portable kernels need no instructions beyond the baseline.
-        _ => (8, |n| unsafe { chains::<super::simd::Portable>(n) }),
+        _ => (super::simd::Portable::LANES, |n| unsafe { chains::<super::simd::Portable>(n) }),
     };
     // SAFETY: `isa` proves the instructions exist.
     (ITERS * 12 * lanes) as f64 / unsafe { best_time(f) } / 1e9

@@ -10,7 +10,7 @@
 #![allow(clippy::missing_safety_doc)] // the trait's `# Safety` covers every method
 
 use super::Act;
-use super::isa::{F32_AVX2, F32_AVX512, F32_PORTABLE, F32Config};
+use super::isa::{F32_PORTABLE, F32Config};
 
 /// A vector of `LANES` floats.
 ///
@@ -139,46 +139,53 @@ pub(crate) trait Simd: Copy {
     }
 }
 
-/// Plain Rust: eight floats, lane by lane.
+/// Plain Rust: `N` floats, lane by lane. The portable kernels use the
+/// width of their row of the table ([`Portable`]).
 #[derive(Clone, Copy)]
-pub(crate) struct Portable([f32; 8]);
+pub(crate) struct Lanes<const N: usize>([f32; N]);
 
-impl Portable {
+/// The portable vector: 8 floats on x86-64 (the AVX2 layout), 4 elsewhere
+/// (the layout of WebAssembly SIMD128 and NEON), so that each target
+/// compiles in one float weight layout for both.
+pub(crate) type Portable = Lanes<PORTABLE_LANES>;
+const PORTABLE_LANES: usize = F32_PORTABLE.packing.lanes();
+
+impl<const N: usize> Lanes<N> {
     #[inline(always)]
     fn map2(self, o: Self, f: impl Fn(f32, f32) -> f32) -> Self {
-        let mut r = [0.0; 8];
+        let mut r = [0.0; N];
         for ((r, a), b) in r.iter_mut().zip(self.0).zip(o.0) {
             *r = f(a, b);
         }
-        Portable(r)
+        Lanes(r)
     }
 }
 
-impl Simd for Portable {
+impl Simd for Lanes<PORTABLE_LANES> {
     const CONFIG: F32Config = F32_PORTABLE;
 
     #[inline(always)]
     unsafe fn splat(v: f32) -> Self {
-        Portable([v; 8])
+        Lanes([v; PORTABLE_LANES])
     }
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         // SAFETY: the trait's contract: `p` is valid for the access, the CPU has the instructions.
-        unsafe { Portable(core::ptr::read_unaligned(p as *const [f32; 8])) }
+        unsafe { Lanes(core::ptr::read_unaligned(p as *const [f32; PORTABLE_LANES])) }
     }
     #[inline(always)]
     unsafe fn load_partial(p: *const f32, n: usize) -> Self {
-        let mut r = [0.0; 8];
+        let mut r = [0.0; PORTABLE_LANES];
         for (i, v) in r.iter_mut().enumerate().take(n) {
             // SAFETY: the trait's contract: `p` is valid for the access, the CPU has the instructions.
             *v = unsafe { *p.add(i) };
         }
-        Portable(r)
+        Lanes(r)
     }
     #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
         // SAFETY: the trait's contract: `p` is valid for the access, the CPU has the instructions.
-        unsafe { core::ptr::write_unaligned(p as *mut [f32; 8], self.0) }
+        unsafe { core::ptr::write_unaligned(p as *mut [f32; PORTABLE_LANES], self.0) }
     }
     #[inline(always)]
     unsafe fn store_partial(self, p: *mut f32, n: usize) {
@@ -193,7 +200,7 @@ impl Simd for Portable {
         for ((r, a), b) in r.iter_mut().zip(a.0).zip(b.0) {
             *r += a * b;
         }
-        Portable(r)
+        Lanes(r)
     }
     #[inline(always)]
     unsafe fn add(self, o: Self) -> Self {
@@ -220,7 +227,8 @@ pub(crate) use x86::{Avx2, Avx512};
 mod x86 {
     use core::arch::x86_64::*;
 
-    use super::{F32_AVX2, F32_AVX512, F32Config, Simd};
+    use super::{F32Config, Simd};
+    use crate::kernels::isa::{F32_AVX2, F32_AVX512};
     use crate::kernels::x86::{mask8, mask16};
 
     /// AVX2 + FMA: eight floats in a `ymm` register.
@@ -342,6 +350,87 @@ mod x86 {
     }
 }
 
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(crate) use wasm::Simd128;
+
+/// WebAssembly SIMD128, compiled only into builds that enable it for the
+/// whole module (`-C target-feature=+simd128`): WebAssembly has no run-time
+/// detection, and a module holding SIMD instructions does not load where
+/// they are missing, so a build without it stays portable.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm {
+    use core::arch::wasm32::*;
+
+    use super::{F32Config, Simd};
+    use crate::kernels::isa::F32_SIMD128;
+
+    /// Four floats in a `v128`.
+    #[derive(Clone, Copy)]
+    pub(crate) struct Simd128(v128);
+
+    impl Simd for Simd128 {
+        const CONFIG: F32Config = F32_SIMD128;
+
+        #[inline(always)]
+        unsafe fn splat(v: f32) -> Self {
+            Simd128(f32x4_splat(v))
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self {
+            // SAFETY: the trait's contract: `p` is valid for 4 floats (`v128_load` takes any alignment).
+            unsafe { Simd128(v128_load(p.cast())) }
+        }
+        #[inline(always)]
+        unsafe fn load_partial(p: *const f32, n: usize) -> Self {
+            let mut a = [0.0f32; 4];
+            // SAFETY: the trait's contract: `p` is valid for `n < 4` floats.
+            unsafe { core::ptr::copy_nonoverlapping(p, a.as_mut_ptr(), n) };
+            // SAFETY: `a` holds 4 floats.
+            unsafe { Simd128(v128_load(a.as_ptr().cast())) }
+        }
+        #[inline(always)]
+        unsafe fn store(self, p: *mut f32) {
+            // SAFETY: the trait's contract: `p` is valid for 4 floats.
+            unsafe { v128_store(p.cast(), self.0) }
+        }
+        #[inline(always)]
+        unsafe fn store_partial(self, p: *mut f32, n: usize) {
+            let mut a = [0.0f32; 4];
+            // SAFETY: `a` holds 4 floats; the trait's contract: `p` is valid for `n < 4` floats.
+            unsafe {
+                v128_store(a.as_mut_ptr().cast(), self.0);
+                core::ptr::copy_nonoverlapping(a.as_ptr(), p, n);
+            }
+        }
+        /// A multiply, then an add (SIMD128 has no fused multiply-add; the
+        /// relaxed-SIMD one is not in every engine).
+        #[inline(always)]
+        unsafe fn fmadd(a: Self, b: Self, c: Self) -> Self {
+            Simd128(f32x4_add(f32x4_mul(a.0, b.0), c.0))
+        }
+        #[inline(always)]
+        unsafe fn add(self, o: Self) -> Self {
+            Simd128(f32x4_add(self.0, o.0))
+        }
+        #[inline(always)]
+        unsafe fn mul(self, o: Self) -> Self {
+            Simd128(f32x4_mul(self.0, o.0))
+        }
+        /// `o < self ? self : o`: the other operand for NaN, as x86's
+        /// `maxps` and the portable kernels give (a ReLU turns NaN into 0),
+        /// in one instruction (`f32x4.pmax`).
+        #[inline(always)]
+        unsafe fn max(self, o: Self) -> Self {
+            Simd128(f32x4_pmax(o.0, self.0))
+        }
+        /// `self < o ? self : o`, as [`Simd128::max`] (`f32x4.pmin`).
+        #[inline(always)]
+        unsafe fn min(self, o: Self) -> Self {
+            Simd128(f32x4_pmin(o.0, self.0))
+        }
+    }
+}
+
 // The vector types hold the `LANES` floats the table of `Kind::config` says.
 const _: () = assert!(core::mem::size_of::<Portable>() == 4 * Portable::LANES);
 #[cfg(target_arch = "x86_64")]
@@ -349,3 +438,5 @@ const _: () = {
     assert!(core::mem::size_of::<Avx2>() == 4 * Avx2::LANES);
     assert!(core::mem::size_of::<Avx512>() == 4 * Avx512::LANES);
 };
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+const _: () = assert!(core::mem::size_of::<Simd128>() == 4 * Simd128::LANES);
