@@ -31,7 +31,7 @@
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
-use crate::preprocess::{IMAGENET_MEAN, IMAGENET_STD, Preprocess, RgbImage, load_rgb, resize_bilinear};
+use crate::preprocess::{IMAGENET_MEAN, IMAGENET_STD, Preprocess, RgbImage, Window, load_rgb, resize_window};
 
 /// The network's input side.
 pub const SIDE: u32 = 224;
@@ -132,7 +132,8 @@ pub fn calibration_set(dir: &Path) -> Result<CalibrationSet, Box<dyn Error>> {
         // The reference: torchvision's transform, as `classify` applies it.
         let reference = Preprocess::TorchvisionImagenet.apply(&img, SIDE, SIDE);
         for view in &VIEWS {
-            let x = view_of(if view.flip { &flipped } else { &img }, view.short, view.crop);
+            let x = view_of(if view.flip { &flipped } else { &img }, view.short, view.crop)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             if view.short == 256 && view.crop == Crop::Center && !view.flip && x != reference {
                 return Err(
                     format!("{}: resize 256 + center crop differs from torchvision_imagenet", path.display()).into()
@@ -191,37 +192,43 @@ fn mirror(img: &RgbImage) -> RgbImage {
 /// least `SIDE`; the longer one as torchvision computes it: truncated), a
 /// `SIDE x SIDE` crop, scaled to [0, 1] and normalized with ImageNet's mean
 /// and standard deviation; channels last.
-fn view_of(img: &RgbImage, short: u32, crop: Crop) -> Vec<f32> {
+fn view_of(img: &RgbImage, short: u32, crop: Crop) -> Result<Vec<f32>, mobilenet_runtime::preprocess::PreprocessError> {
     let (iw, ih) = img.dimensions();
     let (rw, rh) = if iw <= ih {
         (short, (u64::from(short) * u64::from(ih) / u64::from(iw)) as u32)
     } else {
         ((u64::from(short) * u64::from(iw) / u64::from(ih)) as u32, short)
     };
-    let resized = resize_bilinear(img, rw, rh);
     let (left, top) = match crop {
         // F.center_crop: int(round((size - crop) / 2.0)), half to even.
         Crop::Center => (round_half_even(f64::from(rw - SIDE) / 2.0), round_half_even(f64::from(rh - SIDE) / 2.0)),
         Crop::TopLeft => (0, 0),
         Crop::BottomRight => (rw - SIDE, rh - SIDE),
     };
+    let side = SIDE as usize;
+    let win = Window {
+        resized: (rw as usize, rh as usize),
+        left: left as usize,
+        top: top as usize,
+        width: side,
+        height: side,
+    };
+    let cropped = resize_window(img, win)?;
     let mut out = Vec::with_capacity((SIDE * SIDE * 3) as usize);
     for y in 0..SIDE {
         for x in 0..SIDE {
-            let p = resized.pixel(left + x, top + y);
+            let p = cropped.pixel(x, y);
             for c in 0..3 {
                 out.push((f32::from(p[c]) / 255.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c]);
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Python's `round` of a non-negative value.
 fn round_half_even(v: f64) -> u32 {
-    let r = v.round();
-    let r = if v.fract() == 0.5 && r % 2.0 != 0.0 { r - 1.0 } else { r };
-    r as u32
+    mobilenet_runtime::preprocess::round_half_even(v) as u32
 }
 
 #[cfg(test)]

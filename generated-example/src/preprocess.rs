@@ -11,11 +11,9 @@
 //!   bilinear filter (what `keras.utils.load_img(..., interpolation="bilinear")`
 //!   does through Pillow).
 //!
-//! The resize is Pillow's `BILINEAR` resampling, the algorithm torchvision's
-//! antialiased resize of `uint8` images reproduces: a triangle filter
-//! stretched by the scale factor when shrinking, weights normalized per
-//! output pixel and rounded to 22-bit fixed point, a horizontal then a
-//! vertical pass, each rounded to 8 bits.
+//! Both are `mobilenet_runtime::preprocess` (Pillow's `BILINEAR`
+//! resampling, bit for bit, in caller buffers: the browser build runs the
+//! same code); this module gives them owned images and vectors.
 //!
 //! Photos are decoded by [`load_rgb`] with the `png` and `zune-jpeg`
 //! crates directly (the decoders the `image` crate uses, without its colour
@@ -145,10 +143,15 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageError> {
     Err(ImageError::Unsupported { path: shown })
 }
 
-/// ImageNet's per-channel mean and standard deviation (RGB), as torchvision
-/// normalizes with them.
-pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
-pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+use mobilenet_runtime::preprocess::{self as pp, Image, Scratch};
+pub use mobilenet_runtime::preprocess::{IMAGENET_MEAN, IMAGENET_STD, Window};
+
+impl RgbImage {
+    /// The image as the runtime's preprocessing reads it.
+    pub fn view(&self) -> Image<'_> {
+        Image { pixels: &self.data, width: self.width as usize, height: self.height as usize, channels: 3 }
+    }
+}
 
 /// How images become network input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,144 +173,54 @@ impl Preprocess {
 }
 
 /// torchvision's `Resize(256) -> CenterCrop(224) -> ToTensor ->
-/// Normalize(mean, std)` for a network input of `h x w` (`256` scales with
-/// the crop: `round(min(h, w) * 256 / 224)`).
+/// Normalize(mean, std)` for a network input of `h x w`
+/// ([`mobilenet_runtime::preprocess::torchvision_imagenet`]).
+///
+/// # Panics
+/// If the image is larger than the runtime's preprocessing takes
+/// (`preprocess::MAX_SIDE` a side).
 pub fn torchvision_imagenet(img: &RgbImage, h: u32, w: u32) -> Vec<f32> {
-    let short_target = (f64::from(h.min(w)) * 256.0 / 224.0).round() as u32;
-    let (iw, ih) = img.dimensions();
-    // torchvision's _compute_resized_output_size: the long side is truncated.
-    let (rw, rh) = if iw <= ih {
-        (short_target, (u64::from(short_target) * u64::from(ih) / u64::from(iw)) as u32)
-    } else {
-        ((u64::from(short_target) * u64::from(iw) / u64::from(ih)) as u32, short_target)
-    };
-    let resized = resize_bilinear(img, rw, rh);
-    // F.center_crop: int(round((size - crop) / 2.0)), Python rounding (half to even).
-    let top = round_half_even(f64::from(rh.saturating_sub(h)) / 2.0);
-    let left = round_half_even(f64::from(rw.saturating_sub(w)) / 2.0);
-    let mut out = Vec::with_capacity((h * w * 3) as usize);
-    for y in 0..h {
-        for x in 0..w {
-            let p = resized.pixel(left + x, top + y);
-            for c in 0..3 {
-                out.push((f32::from(p[c]) / 255.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c]);
-            }
-        }
-    }
+    let mut out = vec![0.0; (h * w * 3) as usize];
+    pp::torchvision_imagenet(&img.view(), (h as usize, w as usize), &mut out, &mut Scratch::boxed())
+        .unwrap_or_else(|e| panic!("{}x{}: {e}", img.width, img.height));
     out
 }
 
 /// Keras' `preprocess_input` for MobileNets (`x / 127.5 - 1`) of the photo
-/// resized to `h x w`.
+/// resized to `h x w` ([`mobilenet_runtime::preprocess::keras`]).
+///
+/// # Panics
+/// As [`torchvision_imagenet`].
 pub fn keras(img: &RgbImage, h: u32, w: u32) -> Vec<f32> {
-    let resized = resize_bilinear(img, w, h);
-    resized.as_raw().iter().map(|&p| f32::from(p) / 127.5 - 1.0).collect()
+    let mut out = vec![0.0; (h * w * 3) as usize];
+    pp::keras(&img.view(), (h as usize, w as usize), &mut out, &mut Scratch::boxed())
+        .unwrap_or_else(|e| panic!("{}x{}: {e}", img.width, img.height));
+    out
 }
 
-fn round_half_even(v: f64) -> u32 {
-    let r = v.round();
-    let r = if (v - v.trunc()).abs() == 0.5 && r % 2.0 != 0.0 { r - 1.0 } else { r };
-    r.max(0.0) as u32
+/// The window `win` of `img` resized with Pillow's `BILINEAR` filter
+/// ([`mobilenet_runtime::preprocess::resize_window`]).
+pub fn resize_window(img: &RgbImage, win: Window) -> Result<RgbImage, pp::PreprocessError> {
+    let mut data = vec![0u8; win.width * win.height * 3];
+    pp::resize_window(&img.view(), win, &mut Scratch::boxed(), |y, row| {
+        data[y * row.len()..(y + 1) * row.len()].copy_from_slice(row)
+    })?;
+    Ok(RgbImage { width: win.width as u32, height: win.height as u32, data })
 }
 
-/// Bits of the fixed-point filter weights (Pillow's `PRECISION_BITS`).
-const PRECISION_BITS: u32 = 32 - 8 - 2;
-
-/// One output pixel's input range and fixed-point weights.
-struct Taps {
-    first: usize,
-    weights: Vec<i32>,
-}
-
-/// Pillow's `precompute_coeffs` for the bilinear (triangle) filter.
-fn taps(in_size: usize, out_size: usize) -> Vec<Taps> {
-    let scale = in_size as f64 / out_size as f64;
-    let filter_scale = scale.max(1.0);
-    let support = filter_scale;
-    (0..out_size)
-        .map(|xx| {
-            let center = (xx as f64 + 0.5) * scale;
-            // C's (int) truncates toward zero.
-            let first = ((center - support + 0.5) as i64).max(0) as usize;
-            let last = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
-            let w: Vec<f64> = (first..last)
-                .map(|x| {
-                    let t = ((x as f64 - center + 0.5) / filter_scale).abs();
-                    if t < 1.0 { 1.0 - t } else { 0.0 }
-                })
-                .collect();
-            let total: f64 = w.iter().sum();
-            let weights = w
-                .iter()
-                .map(|&v| {
-                    let v = if total != 0.0 { v / total } else { v };
-                    let fixed = v * f64::from(1u32 << PRECISION_BITS);
-                    (if fixed < 0.0 { fixed - 0.5 } else { fixed + 0.5 }) as i32
-                })
-                .collect();
-            Taps { first, weights }
-        })
-        .collect()
-}
-
-/// Pillow's `clip8`: a fixed-point sum back to 8 bits.
-fn clip8(v: i64) -> u8 {
-    (v >> PRECISION_BITS).clamp(0, 255) as u8
-}
-
-/// Resizes with Pillow's antialiased `BILINEAR` filter (see the module docs).
+/// `img` resized to `out_w x out_h` with Pillow's `BILINEAR` filter.
+///
+/// # Panics
+/// If `out_w` is wider than the runtime's preprocessing window (512).
 pub fn resize_bilinear(img: &RgbImage, out_w: u32, out_h: u32) -> RgbImage {
-    let (iw, ih) = (img.width() as usize, img.height() as usize);
-    let (ow, oh) = (out_w as usize, out_h as usize);
-    let src = img.as_raw();
-    let half = 1i64 << (PRECISION_BITS - 1);
-    // Horizontal pass: ih rows of ow pixels.
-    let horizontal = if ow == iw {
-        src.to_vec()
-    } else {
-        let tx = taps(iw, ow);
-        let mut out = vec![0u8; ih * ow * 3];
-        for y in 0..ih {
-            for (x, t) in tx.iter().enumerate() {
-                for c in 0..3 {
-                    let mut acc = half;
-                    for (i, &k) in t.weights.iter().enumerate() {
-                        acc += i64::from(src[(y * iw + t.first + i) * 3 + c]) * i64::from(k);
-                    }
-                    out[(y * ow + x) * 3 + c] = clip8(acc);
-                }
-            }
-        }
-        out
-    };
-    // Vertical pass.
-    let data = if oh == ih {
-        horizontal
-    } else {
-        let ty = taps(ih, oh);
-        let mut out = vec![0u8; oh * ow * 3];
-        for (y, t) in ty.iter().enumerate() {
-            for x in 0..ow * 3 {
-                let mut acc = half;
-                for (i, &k) in t.weights.iter().enumerate() {
-                    acc += i64::from(horizontal[(t.first + i) * ow * 3 + x]) * i64::from(k);
-                }
-                out[y * ow * 3 + x] = clip8(acc);
-            }
-        }
-        out
-    };
-    RgbImage::from_raw(out_w, out_h, data).expect("the buffer has out_w * out_h pixels")
+    let (w, h) = (out_w as usize, out_h as usize);
+    let win = Window { resized: (w, h), left: 0, top: 0, width: w, height: h };
+    resize_window(img, win).unwrap_or_else(|e| panic!("{}x{} to {out_w}x{out_h}: {e}", img.width, img.height))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn python_rounding_is_half_to_even() {
-        assert_eq!([0.5, 1.5, 2.5, 58.5, 16.0, 2.4, 2.6].map(round_half_even), [0, 2, 2, 58, 16, 2, 3]);
-    }
 
     fn from_fn(w: u32, h: u32, f: impl Fn(u32, u32) -> [u8; 3]) -> RgbImage {
         let f = &f;

@@ -20,6 +20,7 @@
 pub mod embed;
 pub mod exec;
 pub mod kernels;
+pub mod preprocess;
 
 /// What an arena or weight buffer holds: `f32`, or `u8` for int8 networks.
 /// Numbers whose all-zero bytes are zero (buffers start zeroed) and for

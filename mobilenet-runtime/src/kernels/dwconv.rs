@@ -43,7 +43,9 @@ pub fn depthwise(e: &dyn Exec, isa: Isa, g: &ConvGeom, x: &[f32], w: &[f32], epi
                 F32Kernels::Avx2 => avx2(g, rows, x, w, epi, y),
                 #[cfg(target_arch = "x86_64")]
                 F32Kernels::Avx512 => avx512(g, rows, x, w, epi, y),
-                #[cfg(not(target_arch = "x86_64"))]
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                F32Kernels::Simd128 => run::<super::simd::Simd128>(g, rows, x, w, epi, y),
+                #[allow(unreachable_patterns)]
                 _ => unreachable!("no such instruction set on this target"),
             }
         }
@@ -144,7 +146,9 @@ pub(crate) unsafe fn row_dispatch(
             F32Kernels::Avx2 => row_avx2(g, rows, w, bias, act, out),
             #[cfg(target_arch = "x86_64")]
             F32Kernels::Avx512 => row_avx512(g, rows, w, bias, act, out),
-            #[cfg(not(target_arch = "x86_64"))]
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            F32Kernels::Simd128 => row::<super::simd::Simd128>(g, rows, w, bias, act, core::ptr::null(), out),
+            #[allow(unreachable_patterns)]
             _ => unreachable!("no such instruction set on this target"),
         }
     }

@@ -92,6 +92,8 @@ macro_rules! kernels {
 }
 
 kernels!(Portable, [], [1 2 3 4]);
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+kernels!(super::simd::Simd128, [], [1 2 3 4 5 6]);
 #[cfg(target_arch = "x86_64")]
 kernels!(super::simd::Avx2, ["avx2,fma"], [1 2 3 4 5 6]);
 #[cfg(target_arch = "x86_64")]
@@ -107,4 +109,6 @@ const _: () = {
     assert!(Portable::MR_OFFSET <= Portable::MR);
     #[cfg(target_arch = "x86_64")]
     assert!(super::simd::Avx2::MR_OFFSET <= 6 && super::simd::Avx512::MR_OFFSET <= 12);
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    assert!(super::simd::Simd128::MR == 6 && super::simd::Simd128::MR_OFFSET <= 6);
 };

@@ -79,7 +79,9 @@ pub(crate) unsafe fn gemm_ptr(isa: Isa, g: &Gemm<'_>, y: *mut f32, y_len: usize)
             F32Kernels::Avx2 => avx2(g, y),
             #[cfg(target_arch = "x86_64")]
             F32Kernels::Avx512 => avx512(g, y),
-            #[cfg(not(target_arch = "x86_64"))]
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            F32Kernels::Simd128 => run::<super::simd::Simd128>(g, y),
+            #[allow(unreachable_patterns)]
             _ => unreachable!("no such instruction set on this target"),
         }
     }

@@ -25,6 +25,8 @@ mod elementwise;
 mod gemm;
 mod layer;
 mod requant;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 

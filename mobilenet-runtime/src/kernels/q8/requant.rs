@@ -50,6 +50,7 @@ impl<'a> Requant<'a> {
     }
 
     /// `(zp, mult)` of the residual, `(0, 0.0)` without one.
+    #[cfg_attr(not(any(target_arch = "x86_64", target_feature = "simd128")), allow(dead_code))]
     pub(super) fn residual_params(&self) -> (i32, f32) {
         self.residual.map_or((0, 0.0), |r| (r.zp, r.mult))
     }

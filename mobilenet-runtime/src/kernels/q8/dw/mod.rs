@@ -16,9 +16,11 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
 mod lanes;
 mod portable;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128;
 #[cfg(target_arch = "x86_64")]
 mod vnni;
 
@@ -65,7 +67,7 @@ pub fn depthwise(e: &dyn Exec, isa: Isa, g: &ConvGeom, x: &[u8], w: &[i32], q: &
         let q = q.from(rows.start * row);
         let job = Job { g, x, w, q: &q };
         match isa.int8().kernels {
-            Int8Kernels::Portable => portable::run(&job, rows, y),
+            Int8Kernels::Portable => portable::run(&job, isa.qlayout(), rows, y),
             // SAFETY: lengths checked above (`y` and the residual start at row `rows.start`); `isa` proves the
             // CPU has the instructions.
             #[cfg(target_arch = "x86_64")]
@@ -73,7 +75,10 @@ pub fn depthwise(e: &dyn Exec, isa: Isa, g: &ConvGeom, x: &[u8], w: &[i32], q: &
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
             Int8Kernels::Avx512Vnni => unsafe { vnni::run(&job, rows, y) },
-            #[cfg(not(target_arch = "x86_64"))]
+            // SAFETY: as above.
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Int8Kernels::Simd128 => unsafe { simd128::run(&job, rows, y) },
+            #[allow(unreachable_patterns)]
             _ => unreachable!("no such instruction set on this target"),
         }
     });

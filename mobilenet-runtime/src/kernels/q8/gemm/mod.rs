@@ -11,9 +11,17 @@
 //! rows in place (a pixel's channels are contiguous), and requantizes the
 //! tile as it stores it.
 
+// Targets without vector int8 kernels (a WebAssembly build without SIMD128,
+// 32-bit ARM) run the portable kernel alone: the vector driver is unused there.
+#![cfg_attr(
+    not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))),
+    allow(dead_code, unused_unsafe, unused_variables, unused_assignments)
+)]
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 mod portable;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128;
 #[cfg(target_arch = "x86_64")]
 mod vnni;
 
@@ -139,6 +147,10 @@ fn gemm(isa: Isa, g: &PointwiseGeom, x: &[u8], w: &[i8], dst: Dst<'_, '_>) {
             (Int8Kernels::Avx512Vnni, false) => drive::<vnni::Vnni, false>(m, n, &t),
             #[cfg(target_arch = "x86_64")]
             (Int8Kernels::Avx512Vnni, true) => drive::<vnni::Vnni, true>(m, n, &t),
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            (Int8Kernels::Simd128, false) => drive::<simd128::Simd128, false>(m, n, &t),
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            (Int8Kernels::Simd128, true) => drive::<simd128::Simd128, true>(m, n, &t),
             _ => unreachable!("no such instruction set on this target"),
         }
     }
@@ -215,7 +227,7 @@ trait Micro {
 /// `rows` as the const `MR` of `$f::<MR, NV, F32>` for each listed row
 /// count (the tile heights of an instruction set's row, which its
 /// `const` assert checks against the table).
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
 macro_rules! by_rows {
     ($f:ident, $rows:expr, $nv:literal, $t:expr, $count:expr, [$($r:literal)*]) => {
         match $rows {
@@ -224,7 +236,7 @@ macro_rules! by_rows {
         }
     };
 }
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
 use by_rows;
 
 /// Row tiles per band when every panel stays in L1.
